@@ -1,0 +1,84 @@
+# Makefile - builds, tests and demonstrates pyusdt.  `make help` lists targets.
+#
+# Overridable: PYTHON (a CPython >= 3.12; found automatically otherwise),
+# CC, BPFTRACE, EXTRA_CFLAGS, V=1 for the full commands.
+
+CC ?= cc
+BPFTRACE ?= bpftrace
+V ?= 0
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell scripts/find-python)
+endif
+
+SRCS := $(wildcard src/*.c)
+HDRS := $(wildcard src/*.h)
+
+# Facts about $(PYTHON), asked once.
+ifneq ($(PYTHON),)
+PYINFO := $(shell $(PYTHON) -c 'import sys, sysconfig; print(sys.implementation.cache_tag, sysconfig.get_paths()["include"], "%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
+endif
+PYTAG := $(word 1,$(PYINFO))
+PYINC := $(word 2,$(PYINFO))
+PYVER := $(word 3,$(PYINFO))
+BUILD := build/$(PYTAG)
+LIB := $(BUILD)/libpyusdt.so
+OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
+
+CFLAGS_BASE := -std=gnu11 -fPIC -fvisibility=hidden -g -Wall -Wextra -Werror \
+	-Wno-missing-field-initializers -I$(PYINC)
+OPTFLAGS ?= -O2
+LDFLAGS_LIB := -shared -pthread
+
+.PHONY: all help check-python lib test demo clean asan valgrind FORCE
+
+all: libpyusdt.so ## build ./libpyusdt.so for $(PYTHON)
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+check-python:
+	@if [ -z "$(PYTHON)" ]; then exit 1; fi
+	@if [ -z "$(PYTAG)" ] || [ -z "$(PYINC)" ]; then \
+		echo "make: PYTHON=$(PYTHON) does not run, or is not a CPython >= 3.12" >&2; exit 1; fi
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || { \
+		echo "make: PYTHON=$(PYTHON) is Python $(PYVER); pyusdt needs 3.12 or newer" >&2; exit 1; }
+	@[ -f /usr/include/sys/sdt.h ] || [ -f /usr/include/x86_64-linux-gnu/sys/sdt.h ] || \
+		echo '#include <sys/sdt.h>' | $(CC) -E -x c - >/dev/null 2>&1 || { \
+		echo "make: <sys/sdt.h> not found; install it: apt-get install systemtap-sdt-dev" >&2; exit 1; }
+	@echo "pyusdt: using Python $(PYVER) at $(PYTHON)"
+
+lib: $(LIB) ## build build/<tag>/libpyusdt.so only (no ./libpyusdt.so link)
+
+# ./libpyusdt.so is a hard link to the build for $(PYTHON): the same inode,
+# so bpftrace attached by either path sees the same probes.  Always relinked:
+# which build it names depends on PYTHON, not on timestamps.
+libpyusdt.so: $(LIB) FORCE
+	$(Q)ln -f $(LIB) $@
+	@echo "built ./libpyusdt.so for Python $(PYVER)"
+
+FORCE:
+
+$(LIB): $(OBJS) | check-python
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_LIB) $(EXTRA_LDFLAGS) -o $@ $(OBJS)
+
+$(BUILD)/%.o: src/%.c $(HDRS) Makefile | check-python
+	@mkdir -p $(BUILD)
+	@[ "$(V)" = 1 ] || echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS_BASE) $(OPTFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
+
+test: ## build for every Python >= 3.12 found, then run all tests on each
+	$(Q)$(PYTHON) tests/run_all.py $(if $(filter command line environment,$(origin PYTHON)),--python $(PYTHON))
+
+demo: ## live trace of examples/sleep.py under sample.bt (installs bpftrace if root)
+	$(Q)scripts/demo
+
+clean: ## remove build products
+	$(Q)rm -rf build libpyusdt.so
+	$(Q)find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,55 @@
+"""Finds and loads the libpyusdt extension for the running interpreter."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from types import ModuleType
+
+_EXT_NAME = "libpyusdt"
+
+
+def _candidates() -> list[str]:
+    """Where libpyusdt may be, most specific first.
+
+    An installed package carries the extension inside it; a source checkout
+    has one build per interpreter under build/<cache_tag>/ and ./libpyusdt.so
+    for the default one.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = []
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        found.append(os.path.join(here, _EXT_NAME + suffix))
+    root = os.path.dirname(here)
+    tag = sys.implementation.cache_tag
+    found.append(os.path.join(root, "build", tag, _EXT_NAME + ".so"))
+    found.append(os.path.join(root, _EXT_NAME + ".so"))
+    return found
+
+
+def load() -> ModuleType:
+    """Imports libpyusdt (once per process) and returns it."""
+    module = sys.modules.get(_EXT_NAME)
+    if module is not None:
+        return module
+    for path in _candidates():
+        if os.path.exists(path):
+            loader = importlib.machinery.ExtensionFileLoader(_EXT_NAME, path)
+            spec = importlib.util.spec_from_file_location(
+                _EXT_NAME, path, loader=loader)
+            assert spec is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[_EXT_NAME] = module
+            try:
+                loader.exec_module(module)
+            except BaseException:
+                del sys.modules[_EXT_NAME]
+                raise
+            return module
+    raise ImportError(
+        "pyusdt: libpyusdt.so not found for Python %d.%d (looked in %s); "
+        "run 'make' in the pyusdt checkout, or install pyusdt with pip"
+        % (sys.version_info[0], sys.version_info[1],
+           ", ".join(_candidates())))

@@ -1,0 +1,326 @@
+/* module.c - the libpyusdt extension module: init, and the Python-facing functions. */
+#include <Python.h>
+
+#include "compat.h"
+#include "monitor.h"
+#include "poller.h"
+#include "probes.h"
+#include "render.h"
+
+/* Process-wide: the poller, the hooks and the sys.monitoring tool exist
+ * once per process however many times the module is executed (re-import
+ * after deletion from sys.modules, importlib.reload). */
+static int process_initialized;
+
+static PyObject *
+probeset_names(pyusdt_probeset set)
+{
+    PyObject *names = PyTuple_New(__builtin_popcount(set));   /* owned */
+    if (names == NULL) {
+        return NULL;
+    }
+    Py_ssize_t at = 0;
+    for (int i = 0; i < PYUSDT_NPROBES; i++) {
+        if (set & (1u << i)) {
+            PyObject *name = PyUnicode_FromString(pyusdt_probe_info[i].name);
+            if (name == NULL) {
+                Py_DECREF(names);
+                return NULL;
+            }
+            PyTuple_SET_ITEM(names, at++, name);   /* steals name */
+        }
+    }
+    return names;
+}
+
+PyDoc_STRVAR(status_doc,
+"status() -> dict\n\n"
+"What pyusdt is doing now: 'attached' (probes a tracer is attached to),\n"
+"'enabled' (probes whose sys.monitoring events are on), 'tool_id' (the\n"
+"sys.monitoring tool id held, or None) and 'check_msec' (poll interval).");
+
+static PyObject *
+status(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    PyObject *attached = probeset_names(pyusdt_probes_attached());
+    PyObject *enabled = probeset_names(pyusdt_monitor_enabled());
+    int tool_id = pyusdt_monitor_tool_id();
+    PyObject *result = NULL;   /* owned */
+    if (attached != NULL && enabled != NULL) {
+        result = Py_BuildValue("{sOsOsNsi}", "attached", attached,
+                               "enabled", enabled, "tool_id",
+                               tool_id < 0 ? Py_NewRef(Py_None)
+                                           : PyLong_FromLong(tool_id),
+                               "check_msec", pyusdt_check_msec());
+    }
+    Py_XDECREF(attached);
+    Py_XDECREF(enabled);
+    return result;
+}
+
+PyDoc_STRVAR(sync_doc,
+"_sync() -> tuple\n\n"
+"Reads the semaphores and applies them now, without waiting for the\n"
+"poller.  Returns the names of the attached probes.");
+
+static PyObject *
+sync_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return probeset_names(pyusdt_sync());
+}
+
+PyDoc_STRVAR(wait_doc,
+"_wait_for_tracer(timeout, settle) -> tuple\n\n"
+"Waits up to TIMEOUT seconds until some probe is attached and the set of\n"
+"attached probes has not changed for SETTLE seconds, then applies it.\n"
+"Returns the names of the attached probes (empty on timeout).  Runs no\n"
+"Python code while waiting, so the wait itself produces no events.");
+
+static PyObject *
+wait_for_tracer(PyObject *Py_UNUSED(module), PyObject *const *args,
+                Py_ssize_t nargs)
+{
+    double timeout, settle;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "_wait_for_tracer() takes 2 "
+                     "arguments (%zd given)", nargs);
+        return NULL;
+    }
+    timeout = PyFloat_AsDouble(args[0]);
+    if (timeout == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    settle = PyFloat_AsDouble(args[1]);
+    if (settle == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    /* N.B. written so that NaN fails too. */
+    if (!(timeout >= 0 && timeout <= 1e9) || !(settle >= 0 && settle <= 1e9)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "timeout and settle must be seconds from 0 to 1e9");
+        return NULL;
+    }
+    long long found = pyusdt_wait_attached((long long)(timeout * 1000),
+                                           (long long)(settle * 1000));
+    if (found < 0) {
+        return NULL;
+    }
+    return probeset_names((pyusdt_probeset)found);
+}
+
+static PyObject *
+shutdown(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    pyusdt_poller_stop();
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+before_fork(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    /* N.B. stopping the thread keeps fork() from seeing a multi-threaded
+     * process (and warning about it), and keeps its lock out of the child. */
+    pyusdt_poller_stop();
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+after_fork(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    if (pyusdt_poller_start() < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+after_fork_child(PyObject *module, PyObject *ignored)
+{
+    pyusdt_poller_forget();
+    return after_fork(module, ignored);
+}
+
+/* The renderers, exposed so that tests can check them value by value. */
+static PyObject *
+render_value(PyObject *Py_UNUSED(module), PyObject *value)
+{
+    char buf[PYUSDT_VALUE_BUFSIZE];
+    pyusdt_render_value(value, buf);
+    return PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
+}
+
+static PyObject *
+render_callable(PyObject *Py_UNUSED(module), PyObject *callable)
+{
+    char buf[PYUSDT_VALUE_BUFSIZE];
+    pyusdt_render_callable(callable, buf);
+    return PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
+}
+
+static PyMethodDef module_methods[] = {
+    {"status", status, METH_NOARGS, status_doc},
+    {"_sync", sync_now, METH_NOARGS, sync_doc},
+    {"_wait_for_tracer", (PyCFunction)(void (*)(void))wait_for_tracer,
+     METH_FASTCALL, wait_doc},
+    {"_render_value", render_value, METH_O,
+     "The text a PY_RETURN/PY_YIELD probe would carry for this value."},
+    {"_render_callable", render_callable, METH_O,
+     "The text a CALL probe would carry for this callable."},
+    {"_shutdown", shutdown, METH_NOARGS,
+     "Stops the poller thread (run at exit)."},
+    {"_before_fork", before_fork, METH_NOARGS, NULL},
+    {"_after_fork_parent", after_fork, METH_NOARGS, NULL},
+    {"_after_fork_child", after_fork_child, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+/* An extension built for one CPython minor version must not run in
+ * another: the C API layout it was compiled against differs. */
+static int
+check_version(void)
+{
+    if ((Py_Version >> 16) != (PY_VERSION_HEX >> 16)) {
+        PyErr_Format(PyExc_ImportError,
+                     "libpyusdt was built for Python %d.%d but is loaded by "
+                     "Python %d.%d; rebuild it with "
+                     "'make PYTHON=/path/to/python3.%d'",
+                     PY_MAJOR_VERSION, PY_MINOR_VERSION,
+                     (int)(Py_Version >> 24), (int)((Py_Version >> 16) & 0xff),
+                     (int)((Py_Version >> 16) & 0xff));
+        return -1;
+    }
+    return 0;
+}
+
+/* Calls MODULE_NAME.FUNC_NAME(*ARGS, **KWARGS).  0, or -1 with an
+ * exception set. */
+static int
+call_stdlib(const char *module_name, const char *func_name, PyObject *args,
+            PyObject *kwargs)
+{
+    PyObject *module = PyImport_ImportModule(module_name);   /* owned */
+    if (module == NULL) {
+        return -1;
+    }
+    PyObject *func = PyObject_GetAttrString(module, func_name);   /* owned */
+    Py_DECREF(module);
+    if (func == NULL) {
+        return -1;
+    }
+    PyObject *result = PyObject_Call(func, args, kwargs);   /* owned */
+    Py_DECREF(func);
+    if (result == NULL) {
+        return -1;
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+/* Stops the poller at exit (before finalization, while the GIL can still be
+ * taken) and around fork(). */
+static int
+register_hooks(PyObject *module)
+{
+    int rc = -1;
+    PyObject *args = NULL, *kwargs = NULL;   /* owned */
+    PyObject *shutdown_fn = PyObject_GetAttrString(module, "_shutdown");
+    PyObject *before = PyObject_GetAttrString(module, "_before_fork");
+    PyObject *parent = PyObject_GetAttrString(module, "_after_fork_parent");
+    PyObject *child = PyObject_GetAttrString(module, "_after_fork_child");
+    if (!shutdown_fn || !before || !parent || !child) {
+        goto done;
+    }
+    args = PyTuple_Pack(1, shutdown_fn);
+    if (args == NULL || call_stdlib("atexit", "register", args, NULL) < 0) {
+        goto done;
+    }
+    Py_SETREF(args, PyTuple_New(0));
+    kwargs = Py_BuildValue("{sOsOsO}", "before", before, "after_in_parent",
+                           parent, "after_in_child", child);
+    if (args == NULL || kwargs == NULL
+        || call_stdlib("os", "register_at_fork", args, kwargs) < 0) {
+        goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(args);
+    Py_XDECREF(kwargs);
+    Py_XDECREF(shutdown_fn);
+    Py_XDECREF(before);
+    Py_XDECREF(parent);
+    Py_XDECREF(child);
+    return rc;
+}
+
+static int
+init_process(PyObject *module)
+{
+    pyusdt_config_load();
+    if (pyusdt_monitor_init() < 0 || register_hooks(module) < 0
+        || pyusdt_poller_start() < 0) {
+        return -1;
+    }
+    /* A tracer that attached before the program started is served now,
+     * so the very next function call is traced. */
+    pyusdt_sync();
+    process_initialized = 1;
+    return 0;
+}
+
+static PyObject *
+probe_table(void)
+{
+    PyObject *table = PyTuple_New(PYUSDT_NPROBES);   /* owned */
+    if (table == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < PYUSDT_NPROBES; i++) {
+        PyObject *row = Py_BuildValue("(sIs)", pyusdt_probe_info[i].name,
+                                      pyusdt_probe_info[i].event,
+                                      pyusdt_probe_info[i].args);
+        if (row == NULL) {
+            Py_DECREF(table);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(table, i, row);   /* steals row */
+    }
+    return table;
+}
+
+static int
+module_exec(PyObject *module)
+{
+    if (check_version() < 0) {
+        return -1;
+    }
+    if (!process_initialized && init_process(module) < 0) {
+        return -1;
+    }
+    PyObject *table = probe_table();   /* owned */
+    int rc = table ? PyModule_AddObjectRef(module, "PROBES", table) : -1;
+    Py_XDECREF(table);
+    return rc;
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
+    /* sys.monitoring state and the semaphores are per process; one
+     * interpreter owns them. */
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+    {0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "libpyusdt",
+    .m_doc = "USDT probes (provider 'pyusdt') fired from sys.monitoring.",
+    .m_size = 0,
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+};
+
+PyMODINIT_FUNC
+PyInit_libpyusdt(void)
+{
+    return PyModuleDef_Init(&module_def);
+}

@@ -1,0 +1,315 @@
+/* monitor.c - the sys.monitoring tool: tool id, callbacks, enabled events. */
+#include "monitor.h"
+
+#include <stdio.h>
+
+#include "render.h"
+
+/* Process-wide because sys.monitoring is: one tool id, one set of events.
+ * Guarded by the GIL. */
+static struct {
+    /* sys.monitoring functions, owned; looked up once at init so that
+     * enabling never imports anything. */
+    PyObject *use_tool_id;
+    PyObject *free_tool_id;
+    PyObject *get_tool;
+    PyObject *register_callback;
+    PyObject *set_events;
+    PyObject *callbacks[PYUSDT_NPROBES];   /* owned builtin functions */
+    int tool_id;                  /* -1 while none is held */
+    pyusdt_probeset registered;   /* probes whose callback is registered */
+    pyusdt_probeset enabled;      /* probes whose event is enabled */
+    int warned_no_tool;
+} mon = {.tool_id = -1};
+
+/* ---- callbacks ---------------------------------------------------------
+ * Called by sys.monitoring with the fast calling convention.  Each checks
+ * its probe's semaphore before doing anything else (the event may still be
+ * enabled for a moment after a tracer detaches), builds only what its probe
+ * needs, and returns None: never NULL, never DISABLE. */
+
+/* Where an event happened: the code object and its names. */
+struct site {
+    PyCodeObject *code;   /* borrowed from the callback's arguments */
+    const char *function;
+    const char *file;
+};
+
+static inline int
+site_from_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t need,
+               struct site *site)
+{
+    if (nargs < need || !PyCode_Check(args[0])) {
+        return -1;
+    }
+    site->code = (PyCodeObject *)args[0];
+    site->function = pyusdt_utf8(site->code->co_qualname, PYUSDT_PLACEHOLDER);
+    site->file = pyusdt_utf8(site->code->co_filename, PYUSDT_PLACEHOLDER);
+    return 0;
+}
+
+static PyObject *
+on_PY_START(PyObject *Py_UNUSED(self), PyObject *const *args,
+            Py_ssize_t nargs)
+{
+    struct site s;
+    if (PYUSDT_ACTIVE(PY_START) && site_from_args(args, nargs, 2, &s) == 0) {
+        int offset = pyusdt_int_arg(args[1]);
+        int line = s.code->co_firstlineno;
+        DTRACE_PROBE4(pyusdt, PY_START, s.function, s.file, line, offset);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+on_PY_RESUME(PyObject *Py_UNUSED(self), PyObject *const *args,
+             Py_ssize_t nargs)
+{
+    struct site s;
+    if (PYUSDT_ACTIVE(PY_RESUME) && site_from_args(args, nargs, 2, &s) == 0) {
+        int offset = pyusdt_int_arg(args[1]);
+        int line = pyusdt_code_line(s.code, offset);
+        DTRACE_PROBE4(pyusdt, PY_RESUME, s.function, s.file, line, offset);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+on_PY_RETURN(PyObject *Py_UNUSED(self), PyObject *const *args,
+             Py_ssize_t nargs)
+{
+    struct site s;
+    if (PYUSDT_ACTIVE(PY_RETURN) && site_from_args(args, nargs, 3, &s) == 0) {
+        int offset = pyusdt_int_arg(args[1]);
+        int line = pyusdt_code_line(s.code, offset);
+        char value[PYUSDT_VALUE_BUFSIZE];
+        pyusdt_render_value(args[2], value);
+        DTRACE_PROBE5(pyusdt, PY_RETURN, s.function, s.file, line, offset,
+                      value);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+on_PY_YIELD(PyObject *Py_UNUSED(self), PyObject *const *args,
+            Py_ssize_t nargs)
+{
+    struct site s;
+    if (PYUSDT_ACTIVE(PY_YIELD) && site_from_args(args, nargs, 3, &s) == 0) {
+        int offset = pyusdt_int_arg(args[1]);
+        int line = pyusdt_code_line(s.code, offset);
+        char value[PYUSDT_VALUE_BUFSIZE];
+        pyusdt_render_value(args[2], value);
+        DTRACE_PROBE5(pyusdt, PY_YIELD, s.function, s.file, line, offset,
+                      value);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+on_CALL(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
+{
+    struct site s;
+    if (PYUSDT_ACTIVE(CALL) && site_from_args(args, nargs, 3, &s) == 0) {
+        int offset = pyusdt_int_arg(args[1]);
+        int line = pyusdt_code_line(s.code, offset);
+        char callable[PYUSDT_VALUE_BUFSIZE];
+        pyusdt_render_callable(args[2], callable);
+        DTRACE_PROBE5(pyusdt, CALL, s.function, s.file, line, offset,
+                      callable);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+on_LINE(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
+{
+    struct site s;
+    if (PYUSDT_ACTIVE(LINE) && site_from_args(args, nargs, 2, &s) == 0) {
+        int line = pyusdt_int_arg(args[1]);
+        DTRACE_PROBE3(pyusdt, LINE, s.function, s.file, line);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef callback_defs[PYUSDT_NPROBES] = {
+#define PYUSDT_X(name, event, args)                                         \
+    {"pyusdt_" #name, (PyCFunction)(void (*)(void))on_##name,               \
+     METH_FASTCALL, "pyusdt's sys.monitoring callback for " #name "."},
+    PYUSDT_PROBE_LIST(PYUSDT_X)
+#undef PYUSDT_X
+};
+
+/* ---- enabling ---------------------------------------------------------- */
+
+int
+pyusdt_monitor_init(void)
+{
+    PyObject *monitoring = NULL;   /* owned */
+    PyObject *sys = PyImport_ImportModule("sys");   /* owned */
+    if (sys == NULL) {
+        goto error;
+    }
+    monitoring = PyObject_GetAttrString(sys, "monitoring");
+    if (monitoring == NULL) {
+        goto error;
+    }
+#define FETCH(field)                                                        \
+    mon.field = PyObject_GetAttrString(monitoring, #field);                 \
+    if (mon.field == NULL) {                                                \
+        goto error;                                                         \
+    }
+    FETCH(use_tool_id)
+    FETCH(free_tool_id)
+    FETCH(get_tool)
+    FETCH(register_callback)
+    FETCH(set_events)
+#undef FETCH
+    for (int i = 0; i < PYUSDT_NPROBES; i++) {
+        mon.callbacks[i] = PyCFunction_New(&callback_defs[i], NULL);
+        if (mon.callbacks[i] == NULL) {
+            goto error;
+        }
+    }
+    Py_DECREF(monitoring);
+    Py_DECREF(sys);
+    return 0;
+error:
+    Py_XDECREF(monitoring);
+    Py_XDECREF(sys);
+    return -1;
+}
+
+/* Reports the pending exception as a pyusdt failure on stderr and clears
+ * it.  N.B. not PyErr_WriteUnraisable: that calls sys.unraisablehook, which
+ * may be the program's own code. */
+static void
+report_failure(const char *what)
+{
+    PyObject *exc = PyErr_GetRaisedException();   /* owned */
+    PyObject *text = exc ? PyObject_Str(exc) : NULL;   /* owned */
+    const char *msg = text ? pyusdt_utf8(text, "?") : "?";
+    fprintf(stderr, "pyusdt: %s failed: %s: %s\n", what,
+            exc ? Py_TYPE(exc)->tp_name : "error", msg);
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(exc);
+}
+
+/* Calls sys.monitoring function FUNC with ARGS (a Py_BuildValue format).
+ * 0, or -1 with an exception set. */
+static int
+call_monitoring(PyObject *func, const char *format, ...)
+{
+    va_list va;
+    va_start(va, format);
+    PyObject *args = Py_VaBuildValue(format, va);   /* owned */
+    va_end(va);
+    if (args == NULL) {
+        return -1;
+    }
+    PyObject *result = PyObject_CallObject(func, args);   /* owned */
+    Py_DECREF(args);
+    if (result == NULL) {
+        return -1;
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+/* Takes the first free id of PYUSDT_TOOL_IDS.  0, or -1 (none free). */
+static int
+acquire_tool_id(void)
+{
+    static const int candidates[] = PYUSDT_TOOL_IDS;
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        PyObject *owner = PyObject_CallFunction(mon.get_tool, "i",
+                                                candidates[i]);   /* owned */
+        if (owner == NULL) {
+            report_failure("sys.monitoring.get_tool");
+            continue;
+        }
+        int is_free = (owner == Py_None);
+        Py_DECREF(owner);
+        if (!is_free) {
+            continue;
+        }
+        if (call_monitoring(mon.use_tool_id, "(is)", candidates[i],
+                            PYUSDT_TOOL_NAME) < 0) {
+            /* Taken between the two calls: try the next one. */
+            PyErr_Clear();
+            continue;
+        }
+        mon.tool_id = candidates[i];
+        mon.warned_no_tool = 0;
+        return 0;
+    }
+    if (!mon.warned_no_tool) {
+        fprintf(stderr, "pyusdt: no free sys.monitoring tool id (3, 4 and 5 "
+                        "are in use); probes stay silent until one is "
+                        "freed\n");
+        mon.warned_no_tool = 1;
+    }
+    return -1;
+}
+
+static int
+set_callback(int probe, PyObject *callback)
+{
+    return call_monitoring(mon.register_callback, "(iIO)", mon.tool_id,
+                           pyusdt_probe_info[probe].event, callback);
+}
+
+int
+pyusdt_monitor_apply(pyusdt_probeset want)
+{
+    if (want == mon.enabled && (want != 0 || mon.tool_id < 0)) {
+        return 0;
+    }
+    if (mon.tool_id < 0 && acquire_tool_id() < 0) {
+        return -1;
+    }
+    for (int i = 0; i < PYUSDT_NPROBES; i++) {
+        if ((want & ~mon.registered) & (1u << i)) {
+            if (set_callback(i, mon.callbacks[i]) < 0) {
+                goto error;
+            }
+            mon.registered |= 1u << i;
+        }
+    }
+    if (call_monitoring(mon.set_events, "(iI)", mon.tool_id,
+                        pyusdt_probes_events(want)) < 0) {
+        goto error;
+    }
+    mon.enabled = want;
+    for (int i = 0; i < PYUSDT_NPROBES; i++) {
+        if ((mon.registered & ~want) & (1u << i)) {
+            if (set_callback(i, Py_None) < 0) {
+                goto error;
+            }
+            mon.registered &= ~(1u << i);
+        }
+    }
+    if (want == 0) {
+        if (call_monitoring(mon.free_tool_id, "(i)", mon.tool_id) < 0) {
+            goto error;
+        }
+        mon.tool_id = -1;
+    }
+    return 0;
+error:
+    report_failure("sys.monitoring update");
+    return -1;
+}
+
+pyusdt_probeset
+pyusdt_monitor_enabled(void)
+{
+    return mon.enabled;
+}
+
+int
+pyusdt_monitor_tool_id(void)
+{
+    return mon.tool_id;
+}

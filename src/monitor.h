@@ -1,0 +1,38 @@
+/*
+ * monitor.h - pyusdt's sys.monitoring (PEP 669) tool: its tool id, its
+ * callbacks (which fire the USDT probes), and the event set it enables.
+ *
+ * All functions need the GIL.  The state is process-wide: sys.monitoring
+ * itself is per interpreter, and pyusdt refuses to load in any interpreter
+ * but the main one.
+ */
+#ifndef PYUSDT_MONITOR_H
+#define PYUSDT_MONITOR_H
+
+#include <Python.h>
+
+#include "probes.h"
+
+/* Tool ids pyusdt may take, in order of preference.  Never DEBUGGER_ID (0),
+ * COVERAGE_ID (1) or PROFILER_ID (2), which other tools rely on. */
+#define PYUSDT_TOOL_IDS {3, 4, 5}
+#define PYUSDT_TOOL_NAME "pyusdt"
+
+/* Looks up sys.monitoring and builds the callback objects.  0, or -1 with an
+ * exception set. */
+int pyusdt_monitor_init(void);
+
+/* Makes the enabled events exactly those serving WANT: takes a tool id and
+ * registers callbacks as needed; with WANT empty, unregisters everything and
+ * releases the tool id.  Returns 0 when done, -1 when it could not be done
+ * now (no free tool id, or sys.monitoring failed: already reported on
+ * stderr); never leaves an exception set. */
+int pyusdt_monitor_apply(pyusdt_probeset want);
+
+/* The probes whose events are enabled now. */
+pyusdt_probeset pyusdt_monitor_enabled(void);
+
+/* The tool id held, or -1. */
+int pyusdt_monitor_tool_id(void);
+
+#endif /* PYUSDT_MONITOR_H */

@@ -1,0 +1,249 @@
+/* poller.c - the semaphore-watching thread and the enable/disable decision. */
+#include <Python.h>
+
+#include "poller.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compat.h"
+#include "monitor.h"
+
+/* Process-wide: there is one set of semaphores and one poller per process. */
+static struct {
+    int check_msec;
+    int verbose;
+    /* The attached set last applied by pyusdt_sync(), or ~0 to ask the
+     * thread to try again (a failed apply).  Written under the GIL, read by
+     * the thread without it, hence atomic. */
+    unsigned int applied;
+    pthread_t thread;
+    int running;            /* guarded by the GIL */
+    pthread_mutex_t lock;   /* guards stop, with wake */
+    pthread_cond_t wake;
+    int stop;
+} poller = {
+    .check_msec = PYUSDT_CHECK_MSEC_DEFAULT,
+    .applied = 0,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+#define APPLY_AGAIN (~0u)
+
+void
+pyusdt_config_load(void)
+{
+    const char *text = getenv("PYUSDT_CHECK_MSEC");
+    if (text != NULL) {
+        char *end;
+        errno = 0;
+        long value = strtol(text, &end, 10);
+        int digits_only = text[0] >= '0' && text[0] <= '9' && *end == '\0';
+        if (digits_only && errno == 0 && value >= 1
+            && value <= PYUSDT_CHECK_MSEC_MAX) {
+            poller.check_msec = (int)value;
+        }
+        else {
+            fprintf(stderr, "pyusdt: ignoring PYUSDT_CHECK_MSEC='%.40s': "
+                    "expected a whole number of milliseconds from 1 to %d; "
+                    "using %d\n", text, PYUSDT_CHECK_MSEC_MAX,
+                    PYUSDT_CHECK_MSEC_DEFAULT);
+        }
+    }
+    const char *verbose = getenv("PYUSDT_VERBOSE");
+    poller.verbose = verbose != NULL && verbose[0] != '\0'
+                     && strcmp(verbose, "0") != 0;
+}
+
+int
+pyusdt_check_msec(void)
+{
+    return poller.check_msec;
+}
+
+static void
+log_change(pyusdt_probeset now, int ok)
+{
+    char names[128];
+    pyusdt_probes_format(now, names, sizeof(names));
+    if (!ok) {
+        fprintf(stderr, "pyusdt: attached: %s; could not enable events "
+                "yet\n", names);
+    }
+    else if (now == 0) {
+        fprintf(stderr, "pyusdt: all probes detached; events disabled, "
+                "tool id released\n");
+    }
+    else {
+        fprintf(stderr, "pyusdt: attached: %s; events enabled with "
+                "sys.monitoring tool id %d\n", names,
+                pyusdt_monitor_tool_id());
+    }
+}
+
+pyusdt_probeset
+pyusdt_sync(void)
+{
+    pyusdt_probeset want = pyusdt_probes_attached();
+    int ok = pyusdt_monitor_apply(want) == 0;
+    unsigned int previous = __atomic_exchange_n(
+        &poller.applied, ok ? want : APPLY_AGAIN, __ATOMIC_RELAXED);
+    if (poller.verbose && (previous != (ok ? want : APPLY_AGAIN))) {
+        log_change(want, ok);
+    }
+    return want;
+}
+
+static long long
+monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* N.B. a consumer raises a semaphore when it registers its uprobe, a moment
+ * before its BPF program is attached, and attaches its probes one by one:
+ * waiting for the set to settle is what makes "nothing is missed" hold. */
+long long
+pyusdt_wait_attached(long long timeout_ms, long long settle_ms)
+{
+    const struct timespec step = {0, 5 * 1000000L};
+    long long start = monotonic_ms();
+    long long changed_at = start;
+    pyusdt_probeset seen = pyusdt_probes_attached();
+    for (;;) {
+        long long now = monotonic_ms();
+        if ((seen != 0 && now - changed_at >= settle_ms)
+            || now - start >= timeout_ms) {
+            break;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        nanosleep(&step, NULL);
+        Py_END_ALLOW_THREADS
+        if (PyErr_CheckSignals() < 0) {
+            return -1;
+        }
+        pyusdt_probeset now_attached = pyusdt_probes_attached();
+        if (now_attached != seen) {
+            seen = now_attached;
+            changed_at = monotonic_ms();
+        }
+    }
+    return pyusdt_sync();
+}
+
+/* Computes the absolute CLOCK_MONOTONIC time one interval from now. */
+static void
+next_deadline(struct timespec *when)
+{
+    clock_gettime(CLOCK_MONOTONIC, when);
+    long long ns = when->tv_nsec + (long long)poller.check_msec * 1000000LL;
+    when->tv_sec += ns / 1000000000LL;
+    when->tv_nsec = ns % 1000000000LL;
+}
+
+static void
+sync_with_gil(void)
+{
+    /* N.B. checked before taking the GIL: a thread that asks for it during
+     * finalization is parked or exited by CPython.  The atexit hook stops
+     * this thread before finalization starts; this is a second guard. */
+    if (pyusdt_is_finalizing()) {
+        return;
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    if (!pyusdt_is_finalizing()) {
+        pyusdt_sync();
+    }
+    PyGILState_Release(gil);
+}
+
+static void *
+poller_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&poller.lock);
+    while (!poller.stop) {
+        unsigned int applied = __atomic_load_n(&poller.applied,
+                                               __ATOMIC_RELAXED);
+        if (pyusdt_probes_attached() != applied) {
+            pthread_mutex_unlock(&poller.lock);
+            sync_with_gil();
+            pthread_mutex_lock(&poller.lock);
+        }
+        struct timespec deadline;
+        next_deadline(&deadline);
+        while (!poller.stop
+               && pthread_cond_timedwait(&poller.wake, &poller.lock,
+                                         &deadline) != ETIMEDOUT) {
+        }
+    }
+    pthread_mutex_unlock(&poller.lock);
+    return NULL;
+}
+
+int
+pyusdt_poller_start(void)
+{
+    if (poller.running) {
+        return 0;
+    }
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&poller.wake, &attr);
+    pthread_condattr_destroy(&attr);
+    poller.stop = 0;
+
+    /* The thread runs no Python code and needs little stack; blocking every
+     * signal keeps them delivered to Python's own threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_attr_t tattr;
+    pthread_attr_init(&tattr);
+    pthread_attr_setstacksize(&tattr, 64 * 1024);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&poller.thread, &tattr, poller_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&tattr);
+    if (rc != 0) {
+        errno = rc;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    poller.running = 1;
+    return 0;
+}
+
+void
+pyusdt_poller_stop(void)
+{
+    if (!poller.running) {
+        return;
+    }
+    pthread_mutex_lock(&poller.lock);
+    poller.stop = 1;
+    pthread_cond_signal(&poller.wake);
+    pthread_mutex_unlock(&poller.lock);
+    /* The thread may be waiting for the GIL: let it have it. */
+    Py_BEGIN_ALLOW_THREADS
+    pthread_join(poller.thread, NULL);
+    Py_END_ALLOW_THREADS
+    pthread_cond_destroy(&poller.wake);
+    poller.running = 0;
+}
+
+void
+pyusdt_poller_forget(void)
+{
+    /* N.B. the parent stops the thread before fork(), so the lock is free;
+     * re-initialising it covers a fork() that bypassed the hooks. */
+    pthread_mutex_init(&poller.lock, NULL);
+    poller.running = 0;
+}

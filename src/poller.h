@@ -1,0 +1,43 @@
+/*
+ * poller.h - the native thread that watches the probe semaphores and keeps
+ * the enabled sys.monitoring events in step with the attached probes.
+ *
+ * The thread is a bare pthread, invisible to threading.enumerate().  It
+ * reads the semaphores every interval without the GIL, and takes the GIL
+ * only when the attached set differs from the one last applied.
+ */
+#ifndef PYUSDT_POLLER_H
+#define PYUSDT_POLLER_H
+
+#include "probes.h"
+
+#define PYUSDT_CHECK_MSEC_DEFAULT 100
+#define PYUSDT_CHECK_MSEC_MAX 60000
+
+/* Reads PYUSDT_CHECK_MSEC and PYUSDT_VERBOSE from the environment, warning
+ * once on stderr about an unusable interval. */
+void pyusdt_config_load(void);
+
+int pyusdt_check_msec(void);
+
+/* Applies the attached probe set now.  GIL held.  Returns the attached set;
+ * never leaves an exception set. */
+pyusdt_probeset pyusdt_sync(void);
+
+/* Waits, without the GIL, until some probe is attached and the attached
+ * set has not changed for SETTLE_MS, or until TIMEOUT_MS passed; then
+ * applies it.  GIL held.  Returns the attached set, or -1 with an exception
+ * set when a signal handler raised (Ctrl-C while waiting). */
+long long pyusdt_wait_attached(long long timeout_ms, long long settle_ms);
+
+/* Starts the thread.  GIL held.  0, or -1 with an exception set. */
+int pyusdt_poller_start(void);
+
+/* Stops and joins the thread, releasing the GIL meanwhile.  GIL held.
+ * Does nothing when the thread is not running. */
+void pyusdt_poller_stop(void);
+
+/* In a child after fork(): the thread does not exist there. */
+void pyusdt_poller_forget(void);
+
+#endif /* PYUSDT_POLLER_H */

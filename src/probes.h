@@ -1,0 +1,79 @@
+/*
+ * probes.h - the one place that defines pyusdt's USDT probes.
+ *
+ * Every probe lives in provider "pyusdt" and has its own semaphore, a
+ * 16-bit counter that USDT consumers (bpftrace, bcc, perf, SystemTap, or
+ * the kernel itself through uprobe ref_ctr_offset) increment while they are
+ * attached.  pyusdt reads the semaphores to decide which sys.monitoring
+ * events to enable, and a probe site does no work unless its semaphore is
+ * non-zero.
+ *
+ * The probe list is written once, in PYUSDT_PROBE_LIST, and everything else
+ * (semaphore definitions, masks, callback registration, the PROBES table
+ * exported to Python and checked against README) is derived from it.
+ *
+ *   X(NAME, EVENT, ARGS)
+ *     NAME   probe name, also the sys.monitoring event it reports
+ *     EVENT  the sys.monitoring.events bit (PEP 669 fixes these values)
+ *     ARGS   the probe's arguments, as documented in README
+ */
+#ifndef PYUSDT_PROBES_H
+#define PYUSDT_PROBES_H
+
+/* N.B. sdt.h only records a semaphore address in the ELF note when this is
+ * defined before it is included. */
+#define _SDT_HAS_SEMAPHORES 1
+#include <sys/sdt.h>
+
+#define PYUSDT_PROBE_LIST(X)                                                \
+    X(PY_START, 1u << 0, "function, file, line, offset")                    \
+    X(PY_RESUME, 1u << 1, "function, file, line, offset")                   \
+    X(PY_RETURN, 1u << 2, "function, file, line, offset, retval")           \
+    X(PY_YIELD, 1u << 3, "function, file, line, offset, yieldval")          \
+    X(CALL, 1u << 4, "function, file, line, offset, callable")              \
+    X(LINE, 1u << 5, "function, file, line")
+
+enum pyusdt_probe {
+#define PYUSDT_X(name, event, args) PYUSDT_##name,
+    PYUSDT_PROBE_LIST(PYUSDT_X)
+#undef PYUSDT_X
+    PYUSDT_NPROBES
+};
+
+/* A set of probes, bit i standing for enum pyusdt_probe i. */
+typedef unsigned int pyusdt_probeset;
+
+#define PYUSDT_ALL_PROBES ((pyusdt_probeset)((1u << PYUSDT_NPROBES) - 1))
+
+/* The semaphores, defined in probes.c.  N.B. the name pattern
+ * pyusdt_<NAME>_semaphore is fixed by sdt.h, which refers to it from the
+ * probe note. */
+#define PYUSDT_X(name, event, args) \
+    extern volatile unsigned short pyusdt_##name##_semaphore;
+PYUSDT_PROBE_LIST(PYUSDT_X)
+#undef PYUSDT_X
+
+/* True while some consumer is attached to probe NAME. */
+#define PYUSDT_ACTIVE(name) \
+    __builtin_expect(pyusdt_##name##_semaphore != 0, 0)
+
+/* Static facts about one probe, for code that iterates over all of them. */
+struct pyusdt_probe_info {
+    const char *name;
+    unsigned int event;   /* sys.monitoring.events bit */
+    const char *args;
+};
+
+extern const struct pyusdt_probe_info pyusdt_probe_info[PYUSDT_NPROBES];
+
+/* The probes whose semaphores are currently non-zero.  Safe from any
+ * thread, with or without the GIL. */
+pyusdt_probeset pyusdt_probes_attached(void);
+
+/* The sys.monitoring event mask that serves the probes in SET. */
+unsigned int pyusdt_probes_events(pyusdt_probeset set);
+
+/* Writes the names in SET, comma-separated, into BUF ("none" if empty). */
+void pyusdt_probes_format(pyusdt_probeset set, char *buf, size_t size);
+
+#endif /* PYUSDT_PROBES_H */

@@ -1,0 +1,40 @@
+/*
+ * render.h - turning code objects and Python values into probe arguments.
+ *
+ * Everything here runs inside sys.monitoring callbacks: it never runs the
+ * program's own Python code (no __repr__, __str__, __getattr__ or
+ * descriptor is ever invoked), never lets an exception escape, and never
+ * clobbers one that is pending.  Values are bounded: at most
+ * PYUSDT_VALUE_MAX bytes of text, followed by "..." when cut.
+ */
+#ifndef PYUSDT_RENDER_H
+#define PYUSDT_RENDER_H
+
+#include <Python.h>
+
+#define PYUSDT_VALUE_MAX 127
+/* Room for the text, "..." and the terminating NUL. */
+#define PYUSDT_VALUE_BUFSIZE (PYUSDT_VALUE_MAX + 4)
+
+/* What a probe argument says when its real value cannot be produced. */
+#define PYUSDT_PLACEHOLDER "<?>"
+
+/* The UTF-8 form of STR (borrowed from STR's own cache), or PLACEHOLDER
+ * when STR is not a str or cannot be encoded (lone surrogates). */
+const char *pyusdt_utf8(PyObject *str, const char *placeholder);
+
+/* The source line of byte OFFSET in CODE, or -1 when it has none. */
+int pyusdt_code_line(PyCodeObject *code, int offset);
+
+/* A sys.monitoring offset or line argument as a C int (-1 if not an int). */
+int pyusdt_int_arg(PyObject *arg);
+
+/* Renders VALUE: repr() for exact None, bool, int, float, str and bytes,
+ * "<TypeName object>" for anything else. */
+void pyusdt_render_value(PyObject *value, char *buf);
+
+/* Renders a short name for the callable of a CALL event: "fib", "Foo.bar",
+ * "time.sleep", "list", "<lambda>", or "<TypeName object>". */
+void pyusdt_render_callable(PyObject *callable, char *buf);
+
+#endif /* PYUSDT_RENDER_H */

@@ -1,0 +1,223 @@
+"""``python -m pyusdt`` runs programs exactly as ``python`` does: each test
+runs the same command line both ways and compares stdout, stderr and the
+exit status, except where pyusdt means to differ."""
+
+from __future__ import annotations
+
+import os
+import py_compile
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import zipfile
+
+import pyusdt
+from tests.support import TARGETS, NoToolLeftBehind, run_python, target
+
+PYUSDT = ["-m", "pyusdt"]
+
+
+def outcome(proc: subprocess.CompletedProcess) -> tuple[int, str, str]:
+    """What a finished run showed the world."""
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+class CliTest(NoToolLeftBehind):
+    """Comparisons of python -m pyusdt with python."""
+
+    def run_both(self, args: list[str], *, input: str | None = None,
+                 cwd: str = TARGETS) -> tuple[subprocess.CompletedProcess,
+                                              subprocess.CompletedProcess]:
+        """Runs python ARGS and python -m pyusdt ARGS; returns both."""
+        plain = run_python(args, input=input, cwd=cwd)
+        ours = run_python(PYUSDT + args, input=input, cwd=cwd)
+        return plain, ours
+
+    def assertSameAsPython(self, args: list[str], *, input: str | None = None,
+                           cwd: str = TARGETS) -> subprocess.CompletedProcess:
+        """Checks that python -m pyusdt ARGS behaves as python ARGS; returns
+        python's run."""
+        plain, ours = self.run_both(args, input=input, cwd=cwd)
+        self.assertEqual(outcome(ours), outcome(plain),
+                         "python -m pyusdt %s differs from python (cwd %s)"
+                         % (" ".join(args), cwd))
+        return plain
+
+    def scratch_dir(self) -> str:
+        """A temporary directory removed after the test."""
+        path = tempfile.mkdtemp(prefix="pyusdt-cli-")
+        self.addCleanup(shutil.rmtree, path)
+        return path
+
+    # --- What the program sees -------------------------------------------
+
+    def test_script_sees_same_argv_path_and_globals_as_python(self) -> None:
+        for script in ("cli_globals.py", "./cli_globals.py", target("cli_globals.py")):
+            with self.subTest(script=script):
+                plain = self.assertSameAsPython(
+                    [script, "a", "-h", "--version", "-c", "x"])
+                self.assertIn("sys.argv ['%s', 'a', '-h', '--version', '-c', 'x']"
+                              % script, plain.stdout)
+                self.assertIn("at exit []", plain.stdout)
+
+    def test_script_via_symlink_has_real_directory_on_sys_path(self) -> None:
+        link = os.path.join(self.scratch_dir(), "cli_link.py")
+        os.symlink(target("cli_globals.py"), link)
+        plain = self.assertSameAsPython([link])
+        self.assertIn("__file__ %s\n" % link, plain.stdout)
+        self.assertIn("sys.path ['%s'," % TARGETS, plain.stdout)
+
+    def test_dash_m_runs_module_as_main(self) -> None:
+        plain = self.assertSameAsPython(["-m", "cli_globals", "b", "-m", "x"])
+        self.assertIn("__spec__ cli_globals", plain.stdout)
+        self.assertSameAsPython(["-mcli_globals"])
+
+    def test_dash_m_missing_module_error_matches_python(self) -> None:
+        plain = self.assertSameAsPython(["-m", "cli_no_such_module"])
+        self.assertEqual(plain.returncode, 1)
+
+    def test_dash_c_runs_code(self) -> None:
+        code = ("import sys; print(list(globals()), __loader__, __spec__, "
+                "sys.argv, sys.path)")
+        self.assertSameAsPython(["-c", code, "x", "-m", "y"])
+        self.assertSameAsPython(["-c" + code])
+
+    def test_program_from_stdin_runs_like_python(self) -> None:
+        with open(target("cli_globals.py")) as source:
+            program = source.read()
+        self.assertSameAsPython(["-", "z"], input=program)
+
+    def test_directory_and_zip_with_main_run_like_python(self) -> None:
+        scratch = self.scratch_dir()
+        app = os.path.join(scratch, "app")
+        os.mkdir(app)
+        shutil.copy(target("cli_globals.py"), os.path.join(app, "__main__.py"))
+        archive = os.path.join(scratch, "app.zip")
+        with zipfile.ZipFile(archive, "w") as zipped:
+            zipped.write(target("cli_globals.py"), "__main__.py")
+        for path in (app, archive, scratch):
+            with self.subTest(path=path):
+                self.assertSameAsPython([path, "q"], cwd=scratch)
+
+    def test_source_encoding_declaration_is_honoured(self) -> None:
+        script = os.path.join(self.scratch_dir(), "cli_latin1.py")
+        with open(script, "wb") as out:
+            out.write(b"# -*- coding: latin-1 -*-\nprint(ascii('caf\xe9'))\n")
+        plain = self.assertSameAsPython([script])
+        self.assertEqual(plain.stdout, "'caf\\xe9'\n")
+
+    def test_compiled_script_runs_like_python(self) -> None:
+        pyc = os.path.join(self.scratch_dir(), "cli_compiled.pyc")
+        py_compile.compile(target("cli_exit.py"), cfile=pyc, doraise=True)
+        plain = self.assertSameAsPython([pyc, "int", "5"])
+        self.assertEqual(plain.returncode, 5)
+
+    def test_probes_are_armed_before_program_runs(self) -> None:
+        plain, ours = self.run_both([target("cli_armed.py")])
+        self.assertEqual(plain.stdout, "libpyusdt loaded False\n")
+        self.assertEqual(outcome(ours), (0, "libpyusdt loaded True\n", ""))
+
+    # --- How it ends --------------------------------------------------------
+
+    def test_uncaught_exception_traceback_matches_python(self) -> None:
+        code = "def f():\n    raise ValueError('twenty-three')\nf()\n"
+        for args in (["cli_raise.py"], ["-m", "cli_raise"], ["-c", code]):
+            with self.subTest(args=args):
+                plain = self.assertSameAsPython(args)
+                self.assertEqual(plain.returncode, 1)
+                self.assertIn("Traceback (most recent call last):", plain.stderr)
+
+    def test_syntax_error_matches_python(self) -> None:
+        scratch = self.scratch_dir()
+        script = os.path.join(scratch, "cli_bad.py")
+        with open(script, "w") as out:
+            out.write("print('never')\nx = (1,\n")
+        for args in ([script], ["-m", "cli_bad"], ["-c", "x = (1,"]):
+            with self.subTest(args=args):
+                plain = self.assertSameAsPython(args, cwd=scratch)
+                self.assertIn("SyntaxError", plain.stderr)
+
+    def test_custom_excepthook_sees_only_program_traceback(self) -> None:
+        plain = self.assertSameAsPython(["cli_excepthook.py"])
+        self.assertIn("tb is sys.last_traceback True", plain.stdout)
+        self.assertNotIn("pyusdt", plain.stdout)
+
+    def test_keyboard_interrupt_exit_status_matches_python(self) -> None:
+        for args in (["cli_interrupt.py"], ["-m", "cli_interrupt"],
+                     ["-c", "raise KeyboardInterrupt"]):
+            with self.subTest(args=args):
+                plain = self.assertSameAsPython(args)
+                self.assertEqual(plain.returncode, -signal.SIGINT)
+
+    def test_missing_script_error_matches_python(self) -> None:
+        for script in ("cli_missing.py", "./cli_missing.py", "../targets/cli_missing.py"):
+            with self.subTest(script=script):
+                plain = self.assertSameAsPython([script, "arg"])
+                self.assertEqual(plain.returncode, 2)
+                self.assertIn("can't open file", plain.stderr)
+
+    def test_directory_without_main_error_matches_python(self) -> None:
+        plain = self.assertSameAsPython([self.scratch_dir()])
+        self.assertIn("can't find '__main__' module", plain.stderr)
+
+    def test_exit_codes_match_python(self) -> None:
+        for how in (["int", "0"], ["int", "3"], ["int", "300"], ["str", "bye"],
+                    ["none"], ["end"]):
+            with self.subTest(how=how):
+                self.assertSameAsPython(["cli_exit.py", *how])
+                self.assertSameAsPython(["-m", "cli_exit", *how])
+
+    def test_stdin_passes_through(self) -> None:
+        text = "first line\nsecond, with no newline"
+        plain = self.assertSameAsPython(["cli_stdin.py"], input=text)
+        self.assertIn("FIRST LINE", plain.stdout)
+
+    # --- pyusdt's own options ---------------------------------------------
+
+    def test_wait_for_tracer_times_out_and_runs_program(self) -> None:
+        plain = run_python(["cli_exit.py", "int", "3"], cwd=TARGETS)
+        start = time.monotonic()
+        ours = run_python(PYUSDT + ["--wait-for-tracer=0.3", "cli_exit.py", "int", "3"],
+                          cwd=TARGETS)
+        elapsed = time.monotonic() - start
+        self.assertGreaterEqual(elapsed, 0.3)
+        notice = "pyusdt: no tracer attached after 0.3 s; running cli_exit.py anyway\n"
+        self.assertEqual(outcome(ours),
+                         (plain.returncode, plain.stdout, notice + plain.stderr))
+
+    def test_help_and_version(self) -> None:
+        for flag in ("-h", "--help"):
+            with self.subTest(flag=flag):
+                proc = run_python(PYUSDT + [flag, "--bogus"])
+                self.assertEqual((proc.returncode, proc.stderr), (0, ""))
+                for word in ("usage: python -m pyusdt", "--wait-for-tracer[=SECONDS]",
+                             "--version", "-m module", "-c code", "script.py",
+                             "PYUSDT_CHECK_MSEC", "default 100", "PYUSDT_VERBOSE=1"):
+                    self.assertIn(word, proc.stdout)
+        proc = run_python(PYUSDT + ["--version"])
+        self.assertEqual(outcome(proc), (0, "pyusdt %s\n" % pyusdt.__version__, ""))
+
+    def test_bad_option_is_usage_error(self) -> None:
+        for args in ([], ["-z", "cli_exit.py"], ["--wait-for-tracer=0", "cli_exit.py"],
+                     ["--wait-for-tracer=-1", "cli_exit.py"],
+                     ["--wait-for-tracer=soon", "cli_exit.py"],
+                     ["--wait-for-tracer=nan", "cli_exit.py"], ["-m"], ["-c"], ["--"]):
+            with self.subTest(args=args):
+                proc = run_python(PYUSDT + args, cwd=TARGETS)
+                self.assertEqual((proc.returncode, proc.stdout), (2, ""))
+                lines = proc.stderr.splitlines()
+                self.assertEqual(len(lines), 3, proc.stderr)
+                self.assertTrue(lines[0].startswith("pyusdt: "), proc.stderr)
+                self.assertTrue(lines[1].startswith("usage: python -m pyusdt"))
+
+    def test_double_dash_ends_options(self) -> None:
+        plain = run_python(["--", "cli_globals.py", "-h"], cwd=TARGETS)
+        ours = run_python(PYUSDT + ["--", "cli_globals.py", "-h"], cwd=TARGETS)
+        self.assertEqual(outcome(ours), outcome(plain))
+
+
+if __name__ == "__main__":
+    unittest.main()

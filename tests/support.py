@@ -1,0 +1,50 @@
+"""Shared helpers for pyusdt's tests: paths, subprocess runs, checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import unittest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGETS = os.path.join(REPO, "tests", "targets")
+EXAMPLES = os.path.join(REPO, "examples")
+PYTHON = sys.executable
+# The extension built for this interpreter by `make lib`.
+LIB = os.path.join(REPO, "build", sys.implementation.cache_tag, "libpyusdt.so")
+TOOL_IDS = (3, 4, 5)
+
+
+def env(**extra: str) -> dict[str, str]:
+    """The environment for a child Python: the repo importable, nothing of
+    pyusdt's configuration inherited unless given in EXTRA."""
+    result = {k: v for k, v in os.environ.items()
+              if not k.startswith("PYUSDT_") and k != "PYTHONPATH"}
+    result["PYTHONPATH"] = REPO
+    result.update(extra)
+    return result
+
+
+def run_python(args: list[str], *, input: str | None = None, cwd: str | None = None,
+               timeout: float = 60, **extra_env: str) -> subprocess.CompletedProcess:
+    """Runs this interpreter with ARGS and returns the finished process
+    (text stdout/stderr captured)."""
+    return subprocess.run([PYTHON, *args], input=input, cwd=cwd, env=env(**extra_env),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=timeout)
+
+
+def target(name: str) -> str:
+    return os.path.join(TARGETS, name)
+
+
+class NoToolLeftBehind(unittest.TestCase):
+    """Checks after each test that pyusdt holds no sys.monitoring tool id in
+    this process (as CPython's test_monitoring does for its tools)."""
+
+    def tearDown(self) -> None:
+        for tool in TOOL_IDS:
+            self.assertNotEqual(sys.monitoring.get_tool(tool), "pyusdt",
+                                "pyusdt left tool id %d in use" % tool)
+        super().tearDown()

@@ -1,0 +1,62 @@
+"""The extension's Python API when no tracer is attached."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+import unittest
+
+import pyusdt
+from tests import support
+
+README = os.path.join(support.REPO, "README.md")
+
+
+class Untraced(support.NoToolLeftBehind):
+    def test_nothing_is_enabled_and_no_tool_id_is_held_without_a_tracer(self):
+        status = pyusdt.status()
+        self.assertEqual(status.attached, ())
+        self.assertEqual(status.enabled, ())
+        self.assertIsNone(status.tool_id)
+        for tool in support.TOOL_IDS:
+            self.assertNotEqual(sys.monitoring.get_tool(tool), "pyusdt")
+
+    def test_poll_interval_defaults_to_100_ms(self):
+        self.assertEqual(pyusdt.status().check_msec, 100)
+
+    def test_library_path_is_the_absolute_path_of_the_loaded_extension(self):
+        path = pyusdt.library_path()
+        self.assertTrue(os.path.isabs(path))
+        self.assertTrue(os.path.samefile(path, support.LIB))
+        with open("/proc/self/maps") as maps:
+            self.assertIn(path, maps.read())
+
+    def test_poller_thread_is_invisible_to_threading(self):
+        self.assertEqual([t for t in threading.enumerate()
+                          if t is not threading.main_thread()], [])
+        self.assertGreaterEqual(len(os.listdir("/proc/self/task")), 2)
+
+    def test_probe_table_lists_the_six_probes_with_their_events(self):
+        names = [row[0] for row in pyusdt.PROBES]
+        self.assertEqual(names, ["PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD",
+                                 "CALL", "LINE"])
+        for name, event, _args in pyusdt.PROBES:
+            self.assertEqual(event, getattr(sys.monitoring.events, name))
+
+    def test_readme_probe_table_matches_the_extension(self):
+        with open(README) as readme:
+            text = readme.read()
+        for name, _event, args in pyusdt.PROBES:
+            row = re.search(r"^\| `%s` \| ([^|]+) \|" % name, text, re.M)
+            self.assertIsNotNone(row, "README has no row for %s" % name)
+            documented = [a.strip().strip("`") for a in row.group(1).split(",")]
+            self.assertEqual(documented, [a.strip() for a in args.split(",")], name)
+
+    def test_version_is_a_string(self):
+        self.assertRegex(pyusdt.__version__, r"^\d+\.\d+\.\d+")
+
+
+if __name__ == "__main__":
+    unittest.main()
