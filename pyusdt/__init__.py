@@ -10,20 +10,21 @@ off again when it detaches.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from ._loader import load as _load
 from ._version import __version__
 
 _lib = _load()
 
-#: Every probe: (name, sys.monitoring event bit, argument list).
+#: Every probe: (name, sys.monitoring event bit or 0, argument list).
 PROBES: tuple[tuple[str, int, str], ...] = _lib.PROBES
 
 
-@dataclass(frozen=True)
 class Status:
-    """What pyusdt is doing at one moment."""
+    """What pyusdt is doing at one moment (read-only)."""
+
+    __slots__ = ("attached", "enabled", "tool_id", "check_msec", "forced",
+                 "gc_callback")
 
     #: Probes a tracer is attached to (their semaphores are non-zero).
     attached: tuple[str, ...]
@@ -33,11 +34,50 @@ class Status:
     tool_id: int | None
     #: The poll interval, in milliseconds.
     check_msec: int
+    #: Probes attached by PYUSDT_FORCE (a testing switch), not by a tracer.
+    forced: tuple[str, ...]
+    #: Whether the GC probes' gc.callbacks entry is installed.
+    gc_callback: bool
+
+    def __init__(self, attached: tuple[str, ...], enabled: tuple[str, ...],
+                 tool_id: int | None, check_msec: int,
+                 forced: tuple[str, ...] = (), gc_callback: bool = False) -> None:
+        for name, value in zip(self.__slots__, (attached, enabled, tool_id, check_msec,
+                                                forced, gc_callback)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Status is read-only")
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Status):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return "Status(%s)" % ", ".join("%s=%r" % (name, getattr(self, name))
+                                        for name in self.__slots__)
 
 
 def status() -> Status:
     """Returns which probes are attached and which events are enabled."""
     return Status(**_lib.status())
+
+
+#: mark(name: str, detail: str = "") -> None: fires the MARK probe when a
+#: tracer is attached to it, and otherwise returns at once (a C function: no
+#: Python frame, no cost worth measuring).
+mark = _lib.mark
+
+#: marking() -> bool: whether a tracer is attached to MARK, so a caller can
+#: skip building an expensive detail string.
+marking = _lib.marking
 
 
 def library_path() -> str:
@@ -46,4 +86,5 @@ def library_path() -> str:
     return os.path.realpath(_lib.__file__)
 
 
-__all__ = ["PROBES", "Status", "__version__", "library_path", "status"]
+__all__ = ["PROBES", "Status", "__version__", "library_path", "mark", "marking",
+           "status"]

@@ -1,7 +1,11 @@
 /* module.c - the libpyusdt extension module: init, and the Python-facing functions. */
 #include <Python.h>
 
+#include <string.h>
+
+#include "codeinfo.h"
 #include "compat.h"
+#include "gcwatch.h"
 #include "monitor.h"
 #include "poller.h"
 #include "probes.h"
@@ -37,24 +41,32 @@ PyDoc_STRVAR(status_doc,
 "status() -> dict\n\n"
 "What pyusdt is doing now: 'attached' (probes a tracer is attached to),\n"
 "'enabled' (probes whose sys.monitoring events are on), 'tool_id' (the\n"
-"sys.monitoring tool id held, or None) and 'check_msec' (poll interval).");
+"sys.monitoring tool id held, or None), 'check_msec' (poll interval),\n"
+"'forced' (probes PYUSDT_FORCE attached) and 'gc_callback' (whether the\n"
+"GC probes' gc.callbacks entry is installed).");
 
 static PyObject *
 status(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
     PyObject *attached = probeset_names(pyusdt_probes_attached());
     PyObject *enabled = probeset_names(pyusdt_monitor_enabled());
+    PyObject *forced = probeset_names(pyusdt_forced());   /* owned */
     int tool_id = pyusdt_monitor_tool_id();
     PyObject *result = NULL;   /* owned */
     if (attached != NULL && enabled != NULL) {
-        result = Py_BuildValue("{sOsOsNsi}", "attached", attached,
+        result = Py_BuildValue("{sOsOsNsisOsO}", "attached", attached,
                                "enabled", enabled, "tool_id",
                                tool_id < 0 ? Py_NewRef(Py_None)
                                            : PyLong_FromLong(tool_id),
-                               "check_msec", pyusdt_check_msec());
+                               "check_msec", pyusdt_check_msec(),
+                               "forced", forced,
+                               "gc_callback",
+                               pyusdt_gcwatch_installed() ? Py_True
+                                                          : Py_False);
     }
     Py_XDECREF(attached);
     Py_XDECREF(enabled);
+    Py_XDECREF(forced);
     return result;
 }
 
@@ -108,6 +120,72 @@ wait_for_tracer(PyObject *Py_UNUSED(module), PyObject *const *args,
     return probeset_names((pyusdt_probeset)found);
 }
 
+PyDoc_STRVAR(mark_doc,
+"mark(name, detail='')\n\n"
+"Fires the MARK probe with NAME and DETAIL (both str) when a tracer is\n"
+"attached to it; otherwise returns at once.  Use it for the program's own\n"
+"markers: request start and end, phase changes.");
+
+static PyObject *
+mark(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
+     PyObject *kwnames)
+{
+    PyObject *name = NULL, *detail = NULL;   /* borrowed */
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs + nkw > 2 || nargs + nkw < 1) {
+        PyErr_Format(PyExc_TypeError, "mark() takes 1 or 2 arguments "
+                     "(%zd given)", nargs + nkw);
+        return NULL;
+    }
+    name = nargs > 0 ? args[0] : NULL;
+    detail = nargs > 1 ? args[1] : NULL;
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, i);
+        PyObject **slot = NULL;
+        if (PyUnicode_CompareWithASCIIString(key, "name") == 0) {
+            slot = &name;
+        }
+        else if (PyUnicode_CompareWithASCIIString(key, "detail") == 0) {
+            slot = &detail;
+        }
+        if (slot == NULL || *slot != NULL) {
+            PyErr_Format(PyExc_TypeError, "mark() got %s argument '%U'",
+                         slot ? "multiple values for" : "an unexpected keyword",
+                         key);
+            return NULL;
+        }
+        *slot = args[nargs + i];
+    }
+    if (name == NULL) {
+        PyErr_SetString(PyExc_TypeError, "mark() missing argument 'name'");
+        return NULL;
+    }
+    if (!PyUnicode_Check(name) || (detail != NULL && !PyUnicode_Check(detail))) {
+        PyErr_Format(PyExc_TypeError, "mark() takes str arguments, not %s",
+                     Py_TYPE(PyUnicode_Check(name) ? detail : name)->tp_name);
+        return NULL;
+    }
+    if (PYUSDT_ACTIVE(MARK)) {
+        const char *name_utf8 = pyusdt_utf8(name, PYUSDT_PLACEHOLDER);
+        const char *detail_utf8 = detail ? pyusdt_utf8(detail,
+                                                       PYUSDT_PLACEHOLDER)
+                                         : "";
+        DTRACE_PROBE2(pyusdt, MARK, name_utf8, detail_utf8);
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(marking_doc,
+"marking() -> bool\n\n"
+"Whether a tracer is attached to MARK: lets a caller skip building an\n"
+"expensive detail string.");
+
+static PyObject *
+marking(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(PYUSDT_ACTIVE(MARK));
+}
+
 static PyObject *
 shutdown(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
@@ -159,6 +237,9 @@ render_callable(PyObject *Py_UNUSED(module), PyObject *callable)
 
 static PyMethodDef module_methods[] = {
     {"status", status, METH_NOARGS, status_doc},
+    {"mark", (PyCFunction)(void (*)(void))mark,
+     METH_FASTCALL | METH_KEYWORDS, mark_doc},
+    {"marking", marking, METH_NOARGS, marking_doc},
     {"_sync", sync_now, METH_NOARGS, sync_doc},
     {"_wait_for_tracer", (PyCFunction)(void (*)(void))wait_for_tracer,
      METH_FASTCALL, wait_doc},
@@ -252,11 +333,44 @@ done:
     return rc;
 }
 
+/* pyusdt's own Python code (the python -m pyusdt runner) is not the
+ * program: its events are not reported.  The package is being imported
+ * when this runs, so sys.modules already holds it, with its __file__. */
+static void
+hide_own_code(void)
+{
+    PyObject *pending = PyErr_GetRaisedException();   /* owned */
+    PyObject *name = PyUnicode_FromString("pyusdt");  /* owned */
+    PyObject *package = name ? PyImport_GetModule(name) : NULL;   /* owned */
+    PyObject *file = package                                      /* owned */
+        ? PyObject_GetAttrString(package, "__file__") : NULL;
+    const char *path = file && PyUnicode_Check(file)
+                       ? PyUnicode_AsUTF8(file) : NULL;
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (slash != NULL) {
+        size_t len = (size_t)(slash - path) + 1;
+        char *prefix = PyMem_RawMalloc(len + 1);
+        if (prefix != NULL) {
+            memcpy(prefix, path, len);
+            prefix[len] = '\0';
+            pyusdt_codeinfo_hide(prefix);
+            PyMem_RawFree(prefix);
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(file);
+    Py_XDECREF(package);
+    Py_XDECREF(name);
+    PyErr_SetRaisedException(pending);   /* steals pending */
+}
+
 static int
 init_process(PyObject *module)
 {
     pyusdt_config_load();
-    if (pyusdt_monitor_init() < 0 || register_hooks(module) < 0
+    hide_own_code();
+    if (pyusdt_codeinfo_init() < 0 || pyusdt_monitor_init() < 0
+        || pyusdt_gcwatch_init() < 0 || register_hooks(module) < 0
         || pyusdt_poller_start() < 0) {
         return -1;
     }

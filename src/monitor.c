@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "codeinfo.h"
 #include "render.h"
 
 /* Process-wide because sys.monitoring is: one tool id, one set of events.
@@ -15,6 +16,7 @@ static struct {
     PyObject *get_tool;
     PyObject *register_callback;
     PyObject *set_events;
+    PyObject *disable;            /* owned: sys.monitoring.DISABLE */
     PyObject *callbacks[PYUSDT_NPROBES];   /* owned builtin functions */
     int tool_id;                  /* -1 while none is held */
     pyusdt_probeset registered;   /* probes whose callback is registered */
@@ -26,15 +28,19 @@ static struct {
  * Called by sys.monitoring with the fast calling convention.  Each checks
  * its probe's semaphore before doing anything else (the event may still be
  * enabled for a moment after a tracer detaches), builds only what its probe
- * needs, and returns None: never NULL, never DISABLE. */
+ * needs, and returns None, or DISABLE for pyusdt's own code where the
+ * event allows it: never NULL. */
 
-/* Where an event happened: the code object and its names. */
+/* Where an event happened. */
 struct site {
-    PyCodeObject *code;   /* borrowed from the callback's arguments */
-    const char *function;
-    const char *file;
+    PyCodeObject *code;              /* borrowed from the arguments */
+    struct pyusdt_codeinfo *info;    /* borrowed from the code object */
+    int offset;
 };
 
+/* Fills SITE from a callback's (code, offset, ...) arguments.  0, 1 when
+ * the code is pyusdt's own, -1 when the arguments are not what
+ * sys.monitoring passes. */
 static inline int
 site_from_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t need,
                struct site *site)
@@ -43,9 +49,29 @@ site_from_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t need,
         return -1;
     }
     site->code = (PyCodeObject *)args[0];
-    site->function = pyusdt_utf8(site->code->co_qualname, PYUSDT_PLACEHOLDER);
-    site->file = pyusdt_utf8(site->code->co_filename, PYUSDT_PLACEHOLDER);
+    site->info = pyusdt_codeinfo(site->code);
+    if (site->info->hidden) {
+        return 1;
+    }
+    site->offset = pyusdt_int_arg(args[1]);
     return 0;
+}
+
+static inline int
+site_line(struct site *s)
+{
+    return pyusdt_codeinfo_line(s->info, s->code, s->offset);
+}
+
+/* What a callback of a local event returns: DISABLE stops sys.monitoring
+ * from calling again for pyusdt's own code at that location. */
+static inline PyObject *
+local_result(int site_rc)
+{
+    if (site_rc == 1 && mon.disable != NULL) {
+        return Py_NewRef(mon.disable);
+    }
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -53,12 +79,13 @@ on_PY_START(PyObject *Py_UNUSED(self), PyObject *const *args,
             Py_ssize_t nargs)
 {
     struct site s;
-    if (PYUSDT_ACTIVE(PY_START) && site_from_args(args, nargs, 2, &s) == 0) {
-        int offset = pyusdt_int_arg(args[1]);
-        int line = s.code->co_firstlineno;
-        DTRACE_PROBE4(pyusdt, PY_START, s.function, s.file, line, offset);
+    int rc = -1;
+    if (PYUSDT_ACTIVE(PY_START)
+        && (rc = site_from_args(args, nargs, 2, &s)) == 0) {
+        DTRACE_PROBE5(pyusdt, PY_START, s.info->function, s.info->file,
+                      s.info->firstline, s.offset, s.info->code_id);
     }
-    Py_RETURN_NONE;
+    return local_result(rc);
 }
 
 static PyObject *
@@ -66,12 +93,13 @@ on_PY_RESUME(PyObject *Py_UNUSED(self), PyObject *const *args,
              Py_ssize_t nargs)
 {
     struct site s;
-    if (PYUSDT_ACTIVE(PY_RESUME) && site_from_args(args, nargs, 2, &s) == 0) {
-        int offset = pyusdt_int_arg(args[1]);
-        int line = pyusdt_code_line(s.code, offset);
-        DTRACE_PROBE4(pyusdt, PY_RESUME, s.function, s.file, line, offset);
+    int rc = -1;
+    if (PYUSDT_ACTIVE(PY_RESUME)
+        && (rc = site_from_args(args, nargs, 2, &s)) == 0) {
+        DTRACE_PROBE5(pyusdt, PY_RESUME, s.info->function, s.info->file,
+                      site_line(&s), s.offset, s.info->code_id);
     }
-    Py_RETURN_NONE;
+    return local_result(rc);
 }
 
 static PyObject *
@@ -79,15 +107,15 @@ on_PY_RETURN(PyObject *Py_UNUSED(self), PyObject *const *args,
              Py_ssize_t nargs)
 {
     struct site s;
-    if (PYUSDT_ACTIVE(PY_RETURN) && site_from_args(args, nargs, 3, &s) == 0) {
-        int offset = pyusdt_int_arg(args[1]);
-        int line = pyusdt_code_line(s.code, offset);
+    int rc = -1;
+    if (PYUSDT_ACTIVE(PY_RETURN)
+        && (rc = site_from_args(args, nargs, 3, &s)) == 0) {
         char value[PYUSDT_VALUE_BUFSIZE];
         pyusdt_render_value(args[2], value);
-        DTRACE_PROBE5(pyusdt, PY_RETURN, s.function, s.file, line, offset,
-                      value);
+        DTRACE_PROBE6(pyusdt, PY_RETURN, s.info->function, s.info->file,
+                      site_line(&s), s.offset, value, s.info->code_id);
     }
-    Py_RETURN_NONE;
+    return local_result(rc);
 }
 
 static PyObject *
@@ -95,50 +123,77 @@ on_PY_YIELD(PyObject *Py_UNUSED(self), PyObject *const *args,
             Py_ssize_t nargs)
 {
     struct site s;
-    if (PYUSDT_ACTIVE(PY_YIELD) && site_from_args(args, nargs, 3, &s) == 0) {
-        int offset = pyusdt_int_arg(args[1]);
-        int line = pyusdt_code_line(s.code, offset);
+    int rc = -1;
+    if (PYUSDT_ACTIVE(PY_YIELD)
+        && (rc = site_from_args(args, nargs, 3, &s)) == 0) {
         char value[PYUSDT_VALUE_BUFSIZE];
         pyusdt_render_value(args[2], value);
-        DTRACE_PROBE5(pyusdt, PY_YIELD, s.function, s.file, line, offset,
-                      value);
+        DTRACE_PROBE6(pyusdt, PY_YIELD, s.info->function, s.info->file,
+                      site_line(&s), s.offset, value, s.info->code_id);
     }
-    Py_RETURN_NONE;
+    return local_result(rc);
 }
 
 static PyObject *
 on_CALL(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
 {
     struct site s;
-    if (PYUSDT_ACTIVE(CALL) && site_from_args(args, nargs, 3, &s) == 0) {
-        int offset = pyusdt_int_arg(args[1]);
-        int line = pyusdt_code_line(s.code, offset);
+    int rc = -1;
+    if (PYUSDT_ACTIVE(CALL) && (rc = site_from_args(args, nargs, 3, &s)) == 0) {
         char callable[PYUSDT_VALUE_BUFSIZE];
         pyusdt_render_callable(args[2], callable);
-        DTRACE_PROBE5(pyusdt, CALL, s.function, s.file, line, offset,
-                      callable);
+        DTRACE_PROBE6(pyusdt, CALL, s.info->function, s.info->file,
+                      site_line(&s), s.offset, callable, s.info->code_id);
     }
-    Py_RETURN_NONE;
+    return local_result(rc);
 }
 
 static PyObject *
 on_LINE(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
 {
     struct site s;
-    if (PYUSDT_ACTIVE(LINE) && site_from_args(args, nargs, 2, &s) == 0) {
-        int line = pyusdt_int_arg(args[1]);
-        DTRACE_PROBE3(pyusdt, LINE, s.function, s.file, line);
+    int rc = -1;
+    /* N.B. LINE passes the line number where others pass the offset. */
+    if (PYUSDT_ACTIVE(LINE) && (rc = site_from_args(args, nargs, 2, &s)) == 0) {
+        DTRACE_PROBE4(pyusdt, LINE, s.info->function, s.info->file, s.offset,
+                      s.info->code_id);
     }
-    Py_RETURN_NONE;
+    return local_result(rc);
 }
 
-static PyMethodDef callback_defs[PYUSDT_NPROBES] = {
+/* PY_UNWIND, PY_THROW, RAISE and EXCEPTION_HANDLED: (code, offset,
+ * exception).  sys.monitoring refuses DISABLE from these. */
+#define EXCEPTION_CALLBACK(name)                                            \
+    static PyObject *                                                       \
+    on_##name(PyObject *Py_UNUSED(self), PyObject *const *args,             \
+              Py_ssize_t nargs)                                             \
+    {                                                                       \
+        struct site s;                                                      \
+        if (PYUSDT_ACTIVE(name) && site_from_args(args, nargs, 3, &s) == 0) { \
+            char exc[PYUSDT_VALUE_BUFSIZE];                                 \
+            pyusdt_render_exception(args[2], exc);                          \
+            DTRACE_PROBE6(pyusdt, name, s.info->function, s.info->file,     \
+                          site_line(&s), s.offset, exc, s.info->code_id);   \
+        }                                                                   \
+        Py_RETURN_NONE;                                                     \
+    }
+EXCEPTION_CALLBACK(PY_UNWIND)
+EXCEPTION_CALLBACK(PY_THROW)
+EXCEPTION_CALLBACK(RAISE)
+EXCEPTION_CALLBACK(EXCEPTION_HANDLED)
+#undef EXCEPTION_CALLBACK
+
+/* One callback per monitoring probe, in PYUSDT_PROBE_LIST order (the
+ * monitoring probes come first). */
+static PyMethodDef callback_defs[] = {
 #define PYUSDT_X(name, event, args)                                         \
     {"pyusdt_" #name, (PyCFunction)(void (*)(void))on_##name,               \
      METH_FASTCALL, "pyusdt's sys.monitoring callback for " #name "."},
-    PYUSDT_PROBE_LIST(PYUSDT_X)
+    PYUSDT_MONITORING_PROBES(PYUSDT_X)
 #undef PYUSDT_X
 };
+
+#define NCALLBACKS ((int)(sizeof(callback_defs) / sizeof(callback_defs[0])))
 
 /* ---- enabling ---------------------------------------------------------- */
 
@@ -165,7 +220,11 @@ pyusdt_monitor_init(void)
     FETCH(register_callback)
     FETCH(set_events)
 #undef FETCH
-    for (int i = 0; i < PYUSDT_NPROBES; i++) {
+    mon.disable = PyObject_GetAttrString(monitoring, "DISABLE");
+    if (mon.disable == NULL) {
+        goto error;
+    }
+    for (int i = 0; i < NCALLBACKS; i++) {
         mon.callbacks[i] = PyCFunction_New(&callback_defs[i], NULL);
         if (mon.callbacks[i] == NULL) {
             goto error;
@@ -263,13 +322,14 @@ set_callback(int probe, PyObject *callback)
 int
 pyusdt_monitor_apply(pyusdt_probeset want)
 {
+    want &= PYUSDT_MONITORING_SET;
     if (want == mon.enabled && (want != 0 || mon.tool_id < 0)) {
         return 0;
     }
     if (mon.tool_id < 0 && acquire_tool_id() < 0) {
         return -1;
     }
-    for (int i = 0; i < PYUSDT_NPROBES; i++) {
+    for (int i = 0; i < NCALLBACKS; i++) {
         if ((want & ~mon.registered) & (1u << i)) {
             if (set_callback(i, mon.callbacks[i]) < 0) {
                 goto error;
@@ -282,7 +342,7 @@ pyusdt_monitor_apply(pyusdt_probeset want)
         goto error;
     }
     mon.enabled = want;
-    for (int i = 0; i < PYUSDT_NPROBES; i++) {
+    for (int i = 0; i < NCALLBACKS; i++) {
         if ((mon.registered & ~want) & (1u << i)) {
             if (set_callback(i, Py_None) < 0) {
                 goto error;

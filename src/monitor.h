@@ -22,7 +22,8 @@
  * exception set. */
 int pyusdt_monitor_init(void);
 
-/* Makes the enabled events exactly those serving WANT: takes a tool id and
+/* Makes the enabled events exactly those serving the monitoring probes of
+ * WANT (others are ignored): takes a tool id and
  * registers callbacks as needed; with WANT empty, unregisters everything and
  * releases the tool id.  Returns 0 when done, -1 when it could not be done
  * now (no free tool id, or sys.monitoring failed: already reported on

@@ -12,12 +12,14 @@
 #include <time.h>
 
 #include "compat.h"
+#include "gcwatch.h"
 #include "monitor.h"
 
 /* Process-wide: there is one set of semaphores and one poller per process. */
 static struct {
     int check_msec;
     int verbose;
+    pyusdt_probeset forced;   /* PYUSDT_FORCE: semaphores raised by us */
     /* The attached set last applied by pyusdt_sync(), or ~0 to ask the
      * thread to try again (a failed apply).  Written under the GIL, read by
      * the thread without it, hence atomic. */
@@ -34,6 +36,33 @@ static struct {
 };
 
 #define APPLY_AGAIN (~0u)
+
+/* PYUSDT_FORCE=NAME,... (or "all"): a switch for tests and benchmarks that
+ * makes pyusdt behave exactly as if a tracer were attached to those probes,
+ * by raising their semaphores as a consumer does. */
+static void
+load_force(void)
+{
+    const char *text = getenv("PYUSDT_FORCE");
+    if (text == NULL || text[0] == '\0') {
+        return;
+    }
+    pyusdt_probeset set;
+    if (pyusdt_probes_parse(text, &set) < 0) {
+        char known[512];
+        pyusdt_probes_format(PYUSDT_ALL_PROBES, known, sizeof(known));
+        fprintf(stderr, "pyusdt: PYUSDT_FORCE='%.80s' names an unknown "
+                "probe; known: %s, or all\n", text, known);
+    }
+    pyusdt_probes_force(set);
+    poller.forced = set;
+}
+
+pyusdt_probeset
+pyusdt_forced(void)
+{
+    return poller.forced;
+}
 
 void
 pyusdt_config_load(void)
@@ -55,6 +84,7 @@ pyusdt_config_load(void)
                     PYUSDT_CHECK_MSEC_DEFAULT);
         }
     }
+    load_force();
     const char *verbose = getenv("PYUSDT_VERBOSE");
     poller.verbose = verbose != NULL && verbose[0] != '\0'
                      && strcmp(verbose, "0") != 0;
@@ -69,7 +99,7 @@ pyusdt_check_msec(void)
 static void
 log_change(pyusdt_probeset now, int ok)
 {
-    char names[128];
+    char names[256];
     pyusdt_probes_format(now, names, sizeof(names));
     if (!ok) {
         fprintf(stderr, "pyusdt: attached: %s; could not enable events "
@@ -78,6 +108,9 @@ log_change(pyusdt_probeset now, int ok)
     else if (now == 0) {
         fprintf(stderr, "pyusdt: all probes detached; events disabled, "
                 "tool id released\n");
+    }
+    else if (pyusdt_monitor_tool_id() < 0) {
+        fprintf(stderr, "pyusdt: attached: %s\n", names);
     }
     else {
         fprintf(stderr, "pyusdt: attached: %s; events enabled with "
@@ -90,7 +123,9 @@ pyusdt_probeset
 pyusdt_sync(void)
 {
     pyusdt_probeset want = pyusdt_probes_attached();
-    int ok = pyusdt_monitor_apply(want) == 0;
+    /* N.B. both are tried, whatever the first one does. */
+    int monitoring_ok = pyusdt_monitor_apply(want) == 0;
+    int ok = (pyusdt_gcwatch_apply(want) == 0) && monitoring_ok;
     unsigned int previous = __atomic_exchange_n(
         &poller.applied, ok ? want : APPLY_AGAIN, __ATOMIC_RELAXED);
     if (poller.verbose && (previous != (ok ? want : APPLY_AGAIN))) {

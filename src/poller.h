@@ -14,11 +14,14 @@
 #define PYUSDT_CHECK_MSEC_DEFAULT 100
 #define PYUSDT_CHECK_MSEC_MAX 60000
 
-/* Reads PYUSDT_CHECK_MSEC and PYUSDT_VERBOSE from the environment, warning
- * once on stderr about an unusable interval. */
+/* Reads PYUSDT_CHECK_MSEC, PYUSDT_VERBOSE and PYUSDT_FORCE from the
+ * environment, warning once on stderr about an unusable value. */
 void pyusdt_config_load(void);
 
 int pyusdt_check_msec(void);
+
+/* The probes PYUSDT_FORCE attached. */
+pyusdt_probeset pyusdt_forced(void);
 
 /* Applies the attached probe set now.  GIL held.  Returns the attached set;
  * never leaves an exception set. */

@@ -64,3 +64,58 @@ pyusdt_probes_format(pyusdt_probeset set, char *buf, size_t size)
         snprintf(buf, size, "none");
     }
 }
+
+static int
+probe_by_name(const char *name, size_t len)
+{
+    for (int i = 0; i < PYUSDT_NPROBES; i++) {
+        if (strlen(pyusdt_probe_info[i].name) == len
+            && strncmp(pyusdt_probe_info[i].name, name, len) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+int
+pyusdt_probes_parse(const char *list, pyusdt_probeset *set)
+{
+    int rc = 0;
+    *set = 0;
+    while (*list != '\0') {
+        size_t len = strcspn(list, ",");
+        /* Spaces around names are forgiven: "PY_START, PY_RETURN". */
+        const char *name = list;
+        size_t name_len = len;
+        while (name_len > 0 && *name == ' ') {
+            name++;
+            name_len--;
+        }
+        while (name_len > 0 && name[name_len - 1] == ' ') {
+            name_len--;
+        }
+        int probe = probe_by_name(name, name_len);
+        if (probe >= 0) {
+            *set |= 1u << probe;
+        }
+        else if (name_len == 3 && strncmp(name, "all", 3) == 0) {
+            *set = PYUSDT_ALL_PROBES;
+        }
+        else if (name_len > 0) {
+            rc = -1;
+        }
+        list += len + (list[len] == ',');
+    }
+    return rc;
+}
+
+void
+pyusdt_probes_force(pyusdt_probeset set)
+{
+#define PYUSDT_X(name, event, args)                                         \
+    if (set & PYUSDT_BIT(name)) {                                           \
+        __atomic_add_fetch(&pyusdt_##name##_semaphore, 1, __ATOMIC_RELAXED); \
+    }
+    PYUSDT_PROBE_LIST(PYUSDT_X)
+#undef PYUSDT_X
+}

@@ -13,8 +13,8 @@
  * exported to Python and checked against README) is derived from it.
  *
  *   X(NAME, EVENT, ARGS)
- *     NAME   probe name, also the sys.monitoring event it reports
- *     EVENT  the sys.monitoring.events bit (PEP 669 fixes these values)
+ *     NAME   probe name; for monitoring probes also the event it reports
+ *     EVENT  the sys.monitoring.events bit, or 0 for the other probes
  *     ARGS   the probe's arguments, as documented in README
  */
 #ifndef PYUSDT_PROBES_H
@@ -25,13 +25,31 @@
 #define _SDT_HAS_SEMAPHORES 1
 #include <sys/sdt.h>
 
-#define PYUSDT_PROBE_LIST(X)                                                \
-    X(PY_START, 1u << 0, "function, file, line, offset")                    \
-    X(PY_RESUME, 1u << 1, "function, file, line, offset")                   \
-    X(PY_RETURN, 1u << 2, "function, file, line, offset, retval")           \
-    X(PY_YIELD, 1u << 3, "function, file, line, offset, yieldval")          \
-    X(CALL, 1u << 4, "function, file, line, offset, callable")              \
-    X(LINE, 1u << 5, "function, file, line")
+/* Probes fed by the sys.monitoring event of the same name (EVENT is that
+ * event's bit, fixed by PEP 669).  The trailing code_id is the integer
+ * pyusdt gives the code object (see codeinfo.h). */
+#define PYUSDT_MONITORING_PROBES(X)                                         \
+    X(PY_START, 1u << 0, "function, file, line, offset, code_id")           \
+    X(PY_RESUME, 1u << 1, "function, file, line, offset, code_id")          \
+    X(PY_RETURN, 1u << 2, "function, file, line, offset, retval, code_id")  \
+    X(PY_YIELD, 1u << 3, "function, file, line, offset, yieldval, code_id") \
+    X(CALL, 1u << 4, "function, file, line, offset, callable, code_id")     \
+    X(LINE, 1u << 5, "function, file, line, code_id")                       \
+    X(PY_UNWIND, 1u << 12,                                                  \
+      "function, file, line, offset, exception, code_id")                   \
+    X(PY_THROW, 1u << 13,                                                   \
+      "function, file, line, offset, exception, code_id")                   \
+    X(RAISE, 1u << 10, "function, file, line, offset, exception, code_id")  \
+    X(EXCEPTION_HANDLED, 1u << 11,                                          \
+      "function, file, line, offset, exception, code_id")
+
+/* Probes fed by something else (EVENT 0): gc.callbacks, pyusdt.mark(). */
+#define PYUSDT_OTHER_PROBES(X)                                              \
+    X(GC_START, 0, "generation")                                            \
+    X(GC_DONE, 0, "generation, collected, uncollectable")                   \
+    X(MARK, 0, "name, detail")
+
+#define PYUSDT_PROBE_LIST(X) PYUSDT_MONITORING_PROBES(X) PYUSDT_OTHER_PROBES(X)
 
 enum pyusdt_probe {
 #define PYUSDT_X(name, event, args) PYUSDT_##name,
@@ -44,6 +62,12 @@ enum pyusdt_probe {
 typedef unsigned int pyusdt_probeset;
 
 #define PYUSDT_ALL_PROBES ((pyusdt_probeset)((1u << PYUSDT_NPROBES) - 1))
+#define PYUSDT_BIT(name) ((pyusdt_probeset)1u << PYUSDT_##name)
+
+/* The probes served by sys.monitoring events. */
+#define PYUSDT_OR_BIT_(name, event, args) | PYUSDT_BIT(name)
+#define PYUSDT_MONITORING_SET \
+    ((pyusdt_probeset)0 PYUSDT_MONITORING_PROBES(PYUSDT_OR_BIT_))
 
 /* The semaphores, defined in probes.c.  N.B. the name pattern
  * pyusdt_<NAME>_semaphore is fixed by sdt.h, which refers to it from the
@@ -72,6 +96,14 @@ pyusdt_probeset pyusdt_probes_attached(void);
 
 /* The sys.monitoring event mask that serves the probes in SET. */
 unsigned int pyusdt_probes_events(pyusdt_probeset set);
+
+/* Parses a comma-separated list of probe names (or "all") into *SET.
+ * 0, or -1 when a name is unknown (*SET then holds the known ones). */
+int pyusdt_probes_parse(const char *list, pyusdt_probeset *set);
+
+/* Raises the semaphores of SET by one, as an attaching consumer would:
+ * PYUSDT_FORCE, a testing and benchmarking switch. */
+void pyusdt_probes_force(pyusdt_probeset set);
 
 /* Writes the names in SET, comma-separated, into BUF ("none" if empty). */
 void pyusdt_probes_format(pyusdt_probeset set, char *buf, size_t size);

@@ -168,6 +168,40 @@ render_float(PyObject *value, char *buf)
     PyErr_SetRaisedException(pending);   /* steals pending */
 }
 
+/* repr() of a str made of printable ASCII without backslashes, written
+ * directly: the common case, with no allocation.  Returns 0 (BUF untouched)
+ * for any other str.  The quote is chosen as str.__repr__ does: ' unless
+ * the text holds ' and no ". */
+static int
+render_plain_ascii(PyObject *str, Py_ssize_t len, char *buf)
+{
+    const Py_ssize_t keep = PYUSDT_VALUE_MAX + 1;
+    if (!PyUnicode_IS_COMPACT_ASCII(str)) {
+        return 0;
+    }
+    const char *text = (const char *)PyUnicode_DATA(str);
+    Py_ssize_t n = len < keep ? len : keep;
+    int single = 0, dbl = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = text[i];
+        if (c < 0x20 || c > 0x7e || c == '\\') {
+            return 0;
+        }
+        single |= c == '\'';
+        dbl |= c == '"';
+    }
+    if (single && dbl) {
+        return 0;
+    }
+    char quoted[PYUSDT_VALUE_MAX + 4];
+    char quote = single ? '"' : '\'';
+    quoted[0] = quote;
+    memcpy(quoted + 1, text, (size_t)n);
+    quoted[n + 1] = quote;
+    copy_bounded(buf, quoted, (size_t)n + 2, len > keep);
+    return 1;
+}
+
 /* repr() of a str or bytes, computed on a prefix only, so that a huge
  * value costs no more than a short one.  N.B. repr picks its quote
  * character from the whole value; a cut value picks it from the prefix. */
@@ -175,6 +209,9 @@ static void
 render_sequence_repr(PyObject *value, Py_ssize_t len, char *buf)
 {
     const Py_ssize_t keep = PYUSDT_VALUE_MAX + 1;
+    if (PyUnicode_CheckExact(value) && render_plain_ascii(value, len, buf)) {
+        return;
+    }
     if (len <= keep) {
         render_builtin_repr(value, buf, 0);
         return;
@@ -289,4 +326,25 @@ pyusdt_render_callable(PyObject *callable, char *buf)
     else {
         render_type_placeholder(Py_TYPE(callable), buf);
     }
+}
+
+void
+pyusdt_render_exception(PyObject *exc, char *buf)
+{
+    const char *name = type_name(Py_TYPE(exc));
+    if (PyExceptionInstance_Check(exc)) {
+        /* N.B. the args field itself, not the attribute, which a class
+         * could override. */
+        PyObject *args = ((PyBaseExceptionObject *)exc)->args;   /* borrowed */
+        if (args != NULL && PyTuple_CheckExact(args)
+            && PyTuple_GET_SIZE(args) == 1
+            && PyUnicode_CheckExact(PyTuple_GET_ITEM(args, 0))) {
+            const char *msg = pyusdt_utf8(PyTuple_GET_ITEM(args, 0), NULL);
+            if (msg != NULL) {
+                copy_formatted(buf, "%s: %s", name, msg);
+                return;
+            }
+        }
+    }
+    copy_cstr(buf, name);
 }

@@ -23,9 +23,6 @@
  * when STR is not a str or cannot be encoded (lone surrogates). */
 const char *pyusdt_utf8(PyObject *str, const char *placeholder);
 
-/* The source line of byte OFFSET in CODE, or -1 when it has none. */
-int pyusdt_code_line(PyCodeObject *code, int offset);
-
 /* A sys.monitoring offset or line argument as a C int (-1 if not an int). */
 int pyusdt_int_arg(PyObject *arg);
 
@@ -36,5 +33,9 @@ void pyusdt_render_value(PyObject *value, char *buf);
 /* Renders a short name for the callable of a CALL event: "fib", "Foo.bar",
  * "time.sleep", "list", "<lambda>", or "<TypeName object>". */
 void pyusdt_render_callable(PyObject *callable, char *buf);
+
+/* Renders an exception: its type's name, then ": message" when its args
+ * are exactly one str (no __str__ is called). */
+void pyusdt_render_exception(PyObject *exc, char *buf);
 
 #endif /* PYUSDT_RENDER_H */

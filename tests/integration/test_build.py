@@ -11,7 +11,9 @@ import unittest
 
 from tests import support
 
-PROBES = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL", "LINE")
+PROBES = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL", "LINE",
+          "PY_UNWIND", "PY_THROW", "RAISE", "EXCEPTION_HANDLED", "GC_START",
+          "GC_DONE", "MARK")
 
 
 def tool(*args: str) -> str:

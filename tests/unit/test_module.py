@@ -38,12 +38,19 @@ class Untraced(support.NoToolLeftBehind):
                           if t is not threading.main_thread()], [])
         self.assertGreaterEqual(len(os.listdir("/proc/self/task")), 2)
 
-    def test_probe_table_lists_the_six_probes_with_their_events(self):
+    def test_probe_table_lists_every_probe_with_its_monitoring_event(self):
         names = [row[0] for row in pyusdt.PROBES]
         self.assertEqual(names, ["PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD",
-                                 "CALL", "LINE"])
+                                 "CALL", "LINE", "PY_UNWIND", "PY_THROW", "RAISE",
+                                 "EXCEPTION_HANDLED", "GC_START", "GC_DONE", "MARK"])
         for name, event, _args in pyusdt.PROBES:
-            self.assertEqual(event, getattr(sys.monitoring.events, name))
+            expected = getattr(sys.monitoring.events, name, 0)
+            self.assertEqual(event, expected, name)
+
+    def test_code_id_is_the_last_argument_of_every_code_probe(self):
+        for name, event, args in pyusdt.PROBES:
+            if event:
+                self.assertEqual(args.split(", ")[-1], "code_id", name)
 
     def test_readme_probe_table_matches_the_extension(self):
         with open(README) as readme:

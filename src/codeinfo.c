@@ -1,0 +1,134 @@
+/* codeinfo.c - per-code-object records kept in co_extra for the hot path. */
+#include "codeinfo.h"
+
+#include <string.h>
+
+#include "render.h"
+
+/* Process-wide: the co_extra index is reserved per interpreter, and pyusdt
+ * runs in the main interpreter only.  Guarded by the GIL. */
+static Py_ssize_t extra_index = -1;
+static uint64_t last_code_id;
+static char *hidden_prefix;   /* owned, PyMem_RawMalloc */
+static size_t hidden_prefix_len;
+
+/* Called by CPython when a code object carrying a record dies. */
+static void
+free_record(void *ptr)
+{
+    struct pyusdt_codeinfo *info = ptr;
+    if (info != NULL) {
+        PyMem_RawFree(info->lines);
+        PyMem_RawFree(info);
+    }
+}
+
+int
+pyusdt_codeinfo_init(void)
+{
+    if (extra_index >= 0) {
+        return 0;
+    }
+    extra_index = PyUnstable_Eval_RequestCodeExtraIndex(free_record);
+    if (extra_index < 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "pyusdt: no free co_extra slot for its code records");
+        return -1;
+    }
+    return 0;
+}
+
+void
+pyusdt_codeinfo_hide(const char *prefix)
+{
+    size_t len = strlen(prefix);
+    char *copy = PyMem_RawMalloc(len + 1);
+    if (copy == NULL) {
+        return;   /* nothing hidden: harmless */
+    }
+    memcpy(copy, prefix, len + 1);
+    PyMem_RawFree(hidden_prefix);
+    hidden_prefix = copy;
+    hidden_prefix_len = len;
+}
+
+static void
+describe(struct pyusdt_codeinfo *info, PyCodeObject *code)
+{
+    info->function = pyusdt_utf8(code->co_qualname, PYUSDT_PLACEHOLDER);
+    info->file = pyusdt_utf8(code->co_filename, PYUSDT_PLACEHOLDER);
+    info->firstline = code->co_firstlineno;
+    info->hidden = hidden_prefix != NULL
+                   && strncmp(info->file, hidden_prefix,
+                              hidden_prefix_len) == 0;
+    info->nunits = Py_SIZE(code);
+    info->lines = NULL;
+}
+
+/* What is returned when no record can be stored.  N.B. valid until the
+ * next call, which is enough: callers use it at once, under the GIL. */
+static struct pyusdt_codeinfo stand_in;
+
+static struct pyusdt_codeinfo *
+make_stand_in(PyCodeObject *code)
+{
+    describe(&stand_in, code);
+    stand_in.code_id = (uint64_t)(uintptr_t)code;
+    stand_in.nunits = 0;   /* no line table */
+    return &stand_in;
+}
+
+struct pyusdt_codeinfo *
+pyusdt_codeinfo(PyCodeObject *code)
+{
+    void *found = NULL;
+    if (extra_index < 0) {
+        return make_stand_in(code);
+    }
+    if (PyUnstable_Code_GetExtra((PyObject *)code, extra_index, &found) == 0
+        && found != NULL) {
+        return found;
+    }
+    PyErr_Clear();   /* GetExtra fails only on a bad index */
+    struct pyusdt_codeinfo *info = PyMem_RawMalloc(sizeof(*info));
+    if (info == NULL) {
+        return make_stand_in(code);
+    }
+    describe(info, code);
+    info->code_id = ++last_code_id;
+    PyObject *pending = PyErr_GetRaisedException();   /* owned */
+    if (PyUnstable_Code_SetExtra((PyObject *)code, extra_index, info) < 0) {
+        PyErr_Clear();
+        free_record(info);
+        PyErr_SetRaisedException(pending);   /* steals pending */
+        return make_stand_in(code);
+    }
+    PyErr_SetRaisedException(pending);   /* steals pending */
+    return info;
+}
+
+int
+pyusdt_codeinfo_line(struct pyusdt_codeinfo *info, PyCodeObject *code,
+                     int offset)
+{
+    if (offset < 0) {
+        return -1;
+    }
+    Py_ssize_t unit = offset / 2;
+    if (unit >= info->nunits) {
+        return PyCode_Addr2Line(code, offset);
+    }
+    if (info->lines == NULL) {
+        info->lines = PyMem_RawCalloc((size_t)info->nunits, sizeof(int32_t));
+        if (info->lines == NULL) {
+            return PyCode_Addr2Line(code, offset);
+        }
+    }
+    int32_t known = info->lines[unit];
+    if (known != 0) {
+        return known - 2;
+    }
+    int line = PyCode_Addr2Line(code, offset);
+    info->lines[unit] = line + 2;
+    return line;
+}

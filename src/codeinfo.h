@@ -1,0 +1,49 @@
+/*
+ * codeinfo.h - what the probes need to know about a code object, worked out
+ * once per code object and kept with it.
+ *
+ * The first event from a code object builds a record (its UTF-8 names, its
+ * code_id, a lazily filled offset-to-line table) and stores it in the code
+ * object's co_extra slot; CPython frees it when the code object dies.  So
+ * the hot path does no lookups, no encoding and no line-table scans.
+ *
+ * code_id is a counter, not an address: it stays unique for the life of the
+ * process even when a freed code object's memory is reused.
+ *
+ * All functions need the GIL.
+ */
+#ifndef PYUSDT_CODEINFO_H
+#define PYUSDT_CODEINFO_H
+
+#include <Python.h>
+#include <stdint.h>
+
+struct pyusdt_codeinfo {
+    uint64_t code_id;       /* non-zero */
+    const char *function;   /* UTF-8 of co_qualname, owned by that str */
+    const char *file;       /* UTF-8 of co_filename, owned by that str */
+    int firstline;
+    int hidden;             /* pyusdt's own code: never reported */
+    Py_ssize_t nunits;      /* code units of bytecode */
+    int32_t *lines;         /* owned: line + 2 per code unit, 0 = unknown
+                               yet; NULL until the first lookup */
+};
+
+/* Reserves the co_extra slot.  Once per process.  0, or -1 with an
+ * exception set. */
+int pyusdt_codeinfo_init(void);
+
+/* Code whose file name starts with PREFIX (pyusdt's own package directory)
+ * is hidden from the probes.  PREFIX is copied. */
+void pyusdt_codeinfo_hide(const char *prefix);
+
+/* The record of CODE, built on first use.  Never NULL and never leaves an
+ * exception set: when memory runs out, a stand-in record describing CODE
+ * (with a code_id derived from its address) is returned instead. */
+struct pyusdt_codeinfo *pyusdt_codeinfo(PyCodeObject *code);
+
+/* The source line of byte OFFSET in CODE, -1 when it has none. */
+int pyusdt_codeinfo_line(struct pyusdt_codeinfo *info,
+                         PyCodeObject *code, int offset);
+
+#endif /* PYUSDT_CODEINFO_H */
