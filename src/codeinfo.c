@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "compat.h"
 #include "render.h"
 
 /* Process-wide: the co_extra index is reserved per interpreter, and pyusdt
@@ -85,11 +86,18 @@ pyusdt_codeinfo(PyCodeObject *code)
     if (extra_index < 0) {
         return make_stand_in(code);
     }
+#ifdef PYUSDT_FAST_CO_EXTRA
+    found = pyusdt_code_extra_get(code, extra_index);
+    if (found != NULL) {
+        return found;
+    }
+#else
     if (PyUnstable_Code_GetExtra((PyObject *)code, extra_index, &found) == 0
         && found != NULL) {
         return found;
     }
     PyErr_Clear();   /* GetExtra fails only on a bad index */
+#endif
     struct pyusdt_codeinfo *info = PyMem_RawMalloc(sizeof(*info));
     if (info == NULL) {
         return make_stand_in(code);

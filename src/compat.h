@@ -24,4 +24,27 @@ pyusdt_is_finalizing(void)
 }
 #endif
 
+/* Reading a code object's co_extra slot through PyUnstable_Code_GetExtra()
+ * costs a thread-state lookup (a TLS access from a shared library) on every
+ * event.  CPython 3.12-3.14 lay the slots out as below (pycore_code.h,
+ * _PyCodeObjectExtra, unchanged since 3.6); pyusdt only reads them there,
+ * and writes through the API.  Other versions use the API. */
+#if PY_VERSION_HEX < 0x030F0000
+#  define PYUSDT_FAST_CO_EXTRA 1
+typedef struct {
+    Py_ssize_t ce_size;
+    void *ce_extras[1];
+} pyusdt_code_extra;
+
+static inline void *
+pyusdt_code_extra_get(PyCodeObject *code, Py_ssize_t index)
+{
+    pyusdt_code_extra *extra = (pyusdt_code_extra *)code->co_extra;
+    if (extra == NULL || index >= extra->ce_size) {
+        return NULL;
+    }
+    return extra->ce_extras[index];
+}
+#endif
+
 #endif /* PYUSDT_COMPAT_H */
