@@ -24,8 +24,18 @@ def _candidates() -> list[str]:
         found.append(os.path.join(here, _EXT_NAME + suffix))
     root = os.path.dirname(here)
     tag = sys.implementation.cache_tag
-    found.append(os.path.join(root, "build", tag, _EXT_NAME + ".so"))
-    found.append(os.path.join(root, _EXT_NAME + ".so"))
+    build = os.path.join(root, "build", tag, _EXT_NAME + ".so")
+    default = os.path.join(root, _EXT_NAME + ".so")
+    # N.B. ./libpyusdt.so is a hard link to the build of the default
+    # interpreter.  When that is this one, load it by that name: `bpftrace
+    # -p PID` matches probes by the path the process mapped, so
+    # `usdt:./libpyusdt.so:...` (as in sample.bt) then works from the
+    # checkout.
+    try:
+        default_first = os.path.samefile(default, build)
+    except OSError:
+        default_first = False
+    found += [default, build] if default_first else [build, default]
     return found
 
 

@@ -11,8 +11,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = os.path.join(REPO, "tests", "targets")
 EXAMPLES = os.path.join(REPO, "examples")
 PYTHON = sys.executable
-# The extension built for this interpreter by `make lib`.
-LIB = os.path.join(REPO, "build", sys.implementation.cache_tag, "libpyusdt.so")
+# The extension built for this interpreter by `make lib`, by the name a
+# child process maps it under (as pyusdt/_loader.py chooses): ./libpyusdt.so
+# when that is the same file (this is the default interpreter), else the
+# build directory's.  `bpftrace -p` needs that exact name.
+BUILD_LIB = os.path.join(REPO, "build", sys.implementation.cache_tag, "libpyusdt.so")
+
+
+def _mapped_lib() -> str:
+    default = os.path.join(REPO, "libpyusdt.so")
+    try:
+        return default if os.path.samefile(default, BUILD_LIB) else BUILD_LIB
+    except OSError:
+        return BUILD_LIB
+
+
+LIB = _mapped_lib()
 TOOL_IDS = (3, 4, 5)
 
 
