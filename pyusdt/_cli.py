@@ -400,13 +400,22 @@ def _reset_main(loader: object, filename: str | None = None) -> dict[str, object
 
 # --- Tracebacks ---------------------------------------------------------------
 
+#: Called once, just before the program's own code runs (the wait for a
+#: tracer), or None.
+_before_program: Callable[[], object] | None = None
+
 def _run_as_program(run_program: Callable[[], object],
                     after_report: Callable[[], None] | None = None) -> None:
     """Calls RUN_PROGRAM.  An exception other than SystemExit escaping it is
     re-raised, so that the interpreter reports it and picks the exit status
     (1, or death by SIGINT for KeyboardInterrupt) as it would for python
     itself, but shown with only the frames python would show.  AFTER_REPORT
-    runs once the exception has been reported."""
+    runs once the exception has been reported.
+
+    The wait for a tracer, when asked for, happens here: after everything
+    pyusdt prepares, so that the trace holds only the program's events."""
+    if _before_program is not None:
+        _before_program()
     try:
         run_program()
     except SystemExit:
@@ -494,8 +503,10 @@ def main(argv: list[str] | None = None) -> int:
         print("pyusdt %s" % pyusdt.__version__, flush=True)
         return 0
     assert options.program is not None
+    global _before_program
     if options.wait is not None:
-        wait_for_tracer(options.wait, options.program)
+        seconds, program = options.wait, options.program
+        _before_program = lambda: wait_for_tracer(seconds, program)
     return run(options.program)
 
 
