@@ -20,6 +20,7 @@ static struct {
     int check_msec;
     int verbose;
     pyusdt_probeset forced;   /* PYUSDT_FORCE: semaphores raised by us */
+    int pending;              /* a pending_sync() is queued; atomic */
     /* The attached set last applied by pyusdt_sync(), or ~0 to ask the
      * thread to try again (a failed apply).  Written under the GIL, read by
      * the thread without it, hence atomic. */
@@ -183,6 +184,26 @@ next_deadline(struct timespec *when)
     when->tv_nsec = ns % 1000000000LL;
 }
 
+/* Runs in the main thread at its next bytecode boundary, queued by the
+ * poller with Py_AddPendingCall(). */
+static int
+pending_sync(void *arg)
+{
+    (void)arg;
+    __atomic_store_n(&poller.pending, 0, __ATOMIC_RELAXED);
+    if (!pyusdt_is_finalizing()) {
+        pyusdt_sync();
+    }
+    return 0;
+}
+
+static int
+applied_is_current(void)
+{
+    return pyusdt_probes_attached()
+           == __atomic_load_n(&poller.applied, __ATOMIC_RELAXED);
+}
+
 static void
 sync_with_gil(void)
 {
@@ -190,6 +211,22 @@ sync_with_gil(void)
      * finalization is parked or exited by CPython.  The atexit hook stops
      * this thread before finalization starts; this is a second guard. */
     if (pyusdt_is_finalizing()) {
+        return;
+    }
+    /* A main thread busy running Python hands the GIL over only every
+     * switch interval (5 ms); a pending call runs at its next bytecode
+     * boundary instead.  A main thread blocked in a system call runs no
+     * pending call, but then the GIL is free: wait for the pending call a
+     * moment, then take the GIL.  pyusdt_sync() may run twice: harmless. */
+    if (!__atomic_exchange_n(&poller.pending, 1, __ATOMIC_RELAXED)
+        && Py_AddPendingCall(pending_sync, NULL) < 0) {
+        __atomic_store_n(&poller.pending, 0, __ATOMIC_RELAXED);
+    }
+    const struct timespec step = {0, 100 * 1000L};
+    for (int i = 0; i < 20 && !applied_is_current(); i++) {
+        nanosleep(&step, NULL);
+    }
+    if (applied_is_current()) {
         return;
     }
     PyGILState_STATE gil = PyGILState_Ensure();
