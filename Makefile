@@ -36,6 +36,7 @@ OPTFLAGS ?= -O2
 LDFLAGS_LIB := -shared -pthread
 
 .PHONY: all help check-python lib test demo clean asan valgrind FORCE
+.PHONY: install uninstall dist
 
 all: libpyusdt.so ## build ./libpyusdt.so for $(PYTHON)
 
@@ -79,6 +80,34 @@ test: ## build for every Python >= 3.12 found, then run all tests on each
 demo: ## live trace of examples/sleep.py under sample.bt (installs bpftrace if root)
 	$(Q)scripts/demo
 
+# bench/run.py --help lists what BENCH_ARGS may add (e.g. --only traced,attach).
+.PHONY: bench
+bench: ## measure cost untraced/forced/traced, attach latency, memory (QUICK=1: shorter)
+	$(Q)$(PYTHON) bench/run.py $(if $(filter 1,$(QUICK)),--quick) --cc '$(CC)' \
+		--bpftrace '$(BPFTRACE)' \
+		$(if $(filter command line environment,$(origin PYTHON)),--python $(PYTHON)) \
+		$(BENCH_ARGS)
+
+# install, uninstall and dist use pip and setuptools in $(PYTHON)'s own
+# environment; scripts/build-deps first installs the setuptools and wheel
+# CPython bundles when that environment lacks them (offline).
+PIPFLAGS ?=
+
+install: check-python ## pip install pyusdt into $(PYTHON)'s environment (PIPFLAGS=...)
+	$(Q)$(PYTHON) scripts/build-deps
+	$(Q)$(PYTHON) -m pip install --disable-pip-version-check --no-build-isolation \
+		--no-deps $(PIPFLAGS) .
+
+uninstall: check-python ## pip uninstall pyusdt from $(PYTHON)'s environment
+	$(Q)$(PYTHON) -m pip uninstall --disable-pip-version-check -y pyusdt
+
+dist: check-python ## build dist/pyusdt-VERSION.tar.gz and a wheel for $(PYTHON)
+	$(Q)$(PYTHON) scripts/build-deps
+	$(Q)$(PYTHON) -c 'from setuptools import build_meta; build_meta.build_sdist("dist")' \
+		$(if $(filter 1,$(V)),,>/dev/null)
+	$(Q)$(PYTHON) -m pip wheel --disable-pip-version-check --no-build-isolation \
+		--no-deps -w dist .
+
 clean: ## remove build products
-	$(Q)rm -rf build libpyusdt.so
+	$(Q)rm -rf build libpyusdt.so dist pyusdt.egg-info pyusdt/libpyusdt.*.so
 	$(Q)find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -14,7 +14,13 @@ import os
 from ._loader import load as _load
 from ._version import __version__
 
-_lib = _load()
+# N.B. not typing.TYPE_CHECKING: importing typing would cost every armed
+# process ~20 ms.  Type checkers honour any constant of this name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from . import libpyusdt as _lib   # the stub, for type checkers only
+else:
+    _lib = _load()
 
 #: Every probe: (name, sys.monitoring event bit or 0, argument list).
 PROBES: tuple[tuple[str, int, str], ...] = _lib.PROBES

@@ -407,6 +407,16 @@ module_exec(PyObject *module)
     if (check_version() < 0) {
         return -1;
     }
+    /* N.B. Py_mod_multiple_interpreters only keeps pyusdt out of isolated
+     * subinterpreters; a legacy one (Py_NewInterpreter) would get a module
+     * whose probes could never fire there. */
+    if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
+        PyErr_SetString(PyExc_ImportError,
+                        "pyusdt works in the main interpreter only: "
+                        "sys.monitoring and the probe semaphores serve one "
+                        "interpreter per process");
+        return -1;
+    }
     if (!process_initialized && init_process(module) < 0) {
         return -1;
     }

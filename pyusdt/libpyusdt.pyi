@@ -1,0 +1,53 @@
+"""Types of libpyusdt, pyusdt's C extension (src/module.c).
+
+At run time pyusdt/_loader.py loads it as the top-level module ``libpyusdt``
+from this directory; ``import pyusdt`` is the supported way in, and
+``pyusdt.Status`` the typed form of status().  The private functions serve
+pyusdt's own CLI and tests.
+"""
+
+from typing import Final, TypedDict
+
+class _StatusDict(TypedDict):
+    attached: tuple[str, ...]
+    enabled: tuple[str, ...]
+    tool_id: int | None
+    check_msec: int
+    forced: tuple[str, ...]
+    gc_callback: bool
+
+#: Every probe: (name, sys.monitoring event bit or 0, argument list).
+PROBES: Final[tuple[tuple[str, int, str], ...]]
+
+def status() -> _StatusDict:
+    """What pyusdt is doing now: attached probes, enabled probes, the
+    sys.monitoring tool id held (or None), the poll interval in ms, the
+    probes PYUSDT_FORCE attached, whether the GC probes' callback is in."""
+
+def mark(name: str, detail: str = "") -> None:
+    """Fires the MARK probe with NAME and DETAIL when a tracer is attached
+    to it; otherwise returns at once."""
+
+def marking() -> bool:
+    """Whether a tracer is attached to MARK."""
+
+def _sync() -> tuple[str, ...]:
+    """Reads the semaphores and applies them now; returns the attached
+    probes' names."""
+
+def _wait_for_tracer(timeout: float, settle: float, /) -> tuple[str, ...]:
+    """Waits up to TIMEOUT seconds for a tracer, then SETTLE seconds of no
+    change; returns the attached probes' names (empty on timeout)."""
+
+def _render_value(value: object, /) -> str:
+    """The text a PY_RETURN/PY_YIELD probe would carry for VALUE."""
+
+def _render_callable(callable: object, /) -> str:
+    """The text a CALL probe would carry for CALLABLE."""
+
+def _shutdown() -> None:
+    """Stops the poller thread (run at exit)."""
+
+def _before_fork() -> None: ...
+def _after_fork_parent() -> None: ...
+def _after_fork_child() -> None: ...
