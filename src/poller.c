@@ -318,4 +318,6 @@ pyusdt_poller_forget(void)
      * re-initialising it covers a fork() that bypassed the hooks. */
     pthread_mutex_init(&poller.lock, NULL);
     poller.running = 0;
+    /* A pending call queued in the parent may not survive into the child. */
+    __atomic_store_n(&poller.pending, 0, __ATOMIC_RELAXED);
 }
