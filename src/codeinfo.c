@@ -53,15 +53,23 @@ pyusdt_codeinfo_hide(const char *prefix)
     hidden_prefix_len = len;
 }
 
+/* Whether FILE is one of pyusdt's own modules: directly in the package
+ * directory.  N.B. "PKG/../app.py" starts with the prefix too, and is not. */
+static int
+is_own_file(const char *file)
+{
+    return hidden_prefix != NULL
+           && strncmp(file, hidden_prefix, hidden_prefix_len) == 0
+           && strchr(file + hidden_prefix_len, '/') == NULL;
+}
+
 static void
 describe(struct pyusdt_codeinfo *info, PyCodeObject *code)
 {
     info->function = pyusdt_utf8(code->co_qualname, PYUSDT_PLACEHOLDER);
     info->file = pyusdt_utf8(code->co_filename, PYUSDT_PLACEHOLDER);
     info->firstline = code->co_firstlineno;
-    info->hidden = hidden_prefix != NULL
-                   && strncmp(info->file, hidden_prefix,
-                              hidden_prefix_len) == 0;
+    info->hidden = is_own_file(info->file);
     info->nunits = Py_SIZE(code);
     info->lines = NULL;
 }

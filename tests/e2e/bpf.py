@@ -6,19 +6,29 @@ Three ways of attaching, as users do:
   pid     the program starts with --wait-for-tracer, then bpftrace -p PID
   c       bpftrace -c "python -m pyusdt ..." (only where bpftrace can)
 
-Probe events are printed by generated bpftrace programs in a line format
-this module parses back into Event tuples.
+Probe events are printed by generated bpftrace programs (probe_program) in
+a line format this module parses back into Event tuples.  Each line carries
+the pid: attached system-wide, bpftrace sees every process on the machine
+that runs pyusdt (other tests, other people's), and a trace keeps only the
+events of the process it ran.  Tests that check for the absence of
+something run a private copy of pyusdt (private_pyusdt), which no other
+tracer reaches.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from tests import support
@@ -29,27 +39,60 @@ BPFTRACE = os.environ.get("BPFTRACE", "bpftrace")
 STRLEN = "136"
 ATTACH_TIMEOUT = 60
 
-# For each probe: its integer arguments after (function, file), and whether
-# it carries a string value as its last argument.
-PROBE_INTS = {
-    "PY_START": ("arg2", "arg3"),
-    "PY_RESUME": ("arg2", "arg3"),
-    "PY_RETURN": ("arg2", "arg3"),
-    "PY_YIELD": ("arg2", "arg3"),
-    "CALL": ("arg2", "arg3"),
-    "LINE": ("arg2",),
+# Room in bpftrace's per-CPU output buffers (pages) for bursts of events:
+# the reader must never fall behind so far that events are lost.
+PERF_RB_PAGES = "512"
+
+
+class Layout(NamedTuple):
+    """Where a probe's arguments are, as bpftrace names them."""
+
+    ints: tuple[str, ...]       # line and offset of code probes; a GC probe's ints
+    value: str | None = None    # the string value (retval, callable, exception...)
+    code_id: str | None = None  # the trailing code_id of code probes
+    code: bool = True           # arg0, arg1 are function and file
+
+
+def _code(ints, value=None):
+    # code_id is the argument after the last of the others.
+    last = max(int(arg[3:]) for arg in (*ints, value) if arg)
+    return Layout(tuple(ints), value, "arg%d" % (last + 1))
+
+
+#: Every probe of README's probe reference, and where its arguments are.
+LAYOUT = {
+    "PY_START": _code(("arg2", "arg3")),
+    "PY_RESUME": _code(("arg2", "arg3")),
+    "PY_RETURN": _code(("arg2", "arg3"), "arg4"),
+    "PY_YIELD": _code(("arg2", "arg3"), "arg4"),
+    "CALL": _code(("arg2", "arg3"), "arg4"),
+    "LINE": _code(("arg2",)),
+    "PY_UNWIND": _code(("arg2", "arg3"), "arg4"),
+    "PY_THROW": _code(("arg2", "arg3"), "arg4"),
+    "RAISE": _code(("arg2", "arg3"), "arg4"),
+    "EXCEPTION_HANDLED": _code(("arg2", "arg3"), "arg4"),
+    "GC_START": Layout(("arg0",), code=False),
+    "GC_DONE": Layout(("arg0", "arg1", "arg2"), code=False),
+    "MARK": Layout((), "arg1", code=False),   # name (arg0) is printed as the E line's text
 }
-PROBE_VALUE = {"PY_RETURN": "arg4", "PY_YIELD": "arg4", "CALL": "arg4"}
+CODE_PROBES = tuple(name for name, layout in LAYOUT.items() if layout.code)
+ALL_PROBES = tuple(LAYOUT)
 
 
 class Event(NamedTuple):
+    """One probe firing.  Code probes fill function..code_id (offset None for
+    LINE); GC_START and GC_DONE put their integers in args; MARK puts its
+    name in function and its detail in value."""
+
     probe: str
     tid: int
-    function: str
-    file: str
-    line: int
+    function: str | None
+    file: str | None
+    line: int | None
     offset: int | None
     value: str | None
+    code_id: int | None = None
+    args: tuple[int, ...] | None = None
 
 
 def skip_reason() -> str | None:
@@ -64,63 +107,138 @@ def skip_reason() -> str | None:
 
 
 def probe_program(probes, file_filter: str | None = None, lib: str = support.LIB,
-                  extra: str = "") -> str:
+                  extra: str = "", predicate: str | None = None, action: str = "") -> str:
     """A bpftrace program printing every event of PROBES, optionally only
-    those whose file argument equals FILE_FILTER."""
+    those of code probes whose file argument equals FILE_FILTER, and only
+    those matching the bpftrace PREDICATE; ACTION runs after the printing.
+
+    Each event is one line
+        E|pid|tid|nsecs|PROBE|function|file|line[|offset]|code_id   (code probes)
+        E|pid|tid|nsecs|GC_START|generation
+        E|pid|tid|nsecs|GC_DONE|generation|collected|uncollectable
+        E|pid|tid|nsecs|MARK|name
+    and, for a probe with a string value, a second line V|pid|tid|nsecs|value
+    (at STRLEN 136, a third string would not fit the BPF stack)."""
     parts = []
     for probe in probes:
-        ints = PROBE_INTS[probe]
-        pred = '/str(arg1) == "%s"/ ' % file_filter if file_filter else ""
-        fmt = "E|%d|%llu|" + probe + "|%s|%s" + "|%d" * len(ints) + "\\n"
-        body = ['$t = nsecs;',
-                'printf("%s", tid, $t, str(arg0), str(arg1), %s);' % (fmt, ", ".join(ints))]
-        if probe in PROBE_VALUE:
-            body.append('printf("V|%%d|%%llu|%%s\\n", tid, $t, str(%s));' % PROBE_VALUE[probe])
+        layout = LAYOUT[probe]
+        conditions = []
+        if file_filter and layout.code:
+            conditions.append('str(arg1) == "%s"' % file_filter)
+        if predicate:
+            conditions.append("(%s)" % predicate)
+        pred = "/%s/ " % " && ".join(conditions) if conditions else ""
+        head = "E|%d|%d|%llu|" + probe
+        args = ["pid", "tid", "$t"]
+        if layout.code:
+            head += "|%s|%s"
+            args += ["str(arg0)", "str(arg1)"]
+        elif layout.value:
+            head += "|%s"
+            args.append("str(arg0)")
+        head += "|%d" * len(layout.ints)
+        args += layout.ints
+        if layout.code_id:
+            head += "|%llu"
+            args.append(layout.code_id)
+        body = ["$t = nsecs;", 'printf("%s\\n", %s);' % (head, ", ".join(args))]
+        if layout.value:
+            body.append('printf("V|%%d|%%d|%%llu|%%s\\n", pid, tid, $t, str(%s));'
+                        % layout.value)
+        if action:
+            body.append(action)
         parts.append("usdt:%s:pyusdt:%s %s{ %s }" % (lib, probe, pred, " ".join(body)))
     return "\n".join(parts) + "\n" + extra
 
 
-def parse_events(lines: list[str]) -> list[Event]:
-    """Events from bpftrace output, ordered by time."""
-    rows: dict[tuple[str, str], list] = {}
-    values: dict[tuple[str, str], str] = {}
+def _parse_event(fields: list[str]) -> tuple[int, list] | None:
+    """(pid, row) from the fields of an E line, or None if the probe is not
+    one of LAYOUT's."""
+    pid, tid, _, probe, rest = fields
+    layout = LAYOUT.get(probe)
+    if layout is None:
+        return None
+    if layout.code:
+        nints = len(layout.ints) + 1
+        head, *ints = rest.rsplit("|", nints)
+        function, file = head.split("|", 1)
+        numbers = [int(x) for x in ints]
+        offset = numbers[1] if len(layout.ints) > 1 else None
+        row = [probe, int(tid), function, file, numbers[0], offset, None, numbers[-1], None]
+    elif layout.value:
+        row = [probe, int(tid), rest, None, None, None, None, None, None]
+    else:
+        row = [probe, int(tid), None, None, None, None, None, None,
+               tuple(int(x) for x in rest.split("|"))]
+    return int(pid), row
+
+
+def parse_events(lines: list[str], pid: int | None = None) -> list[Event]:
+    """Events from bpftrace output, ordered by time; only process PID's when
+    PID is given.  A value that held newlines continues on the lines after
+    its V line."""
+    rows: dict[tuple[str, str, str], tuple[int, list]] = {}
+    values: dict[tuple[str, str, str], str] = {}
+    continued = None
+    lines = list(lines)
+    while lines and not lines[-1]:
+        lines.pop()   # bpftrace's own blank lines as it exits
     for line in lines:
         if line.startswith("E|"):
-            fields = line.split("|")
-            tid, stamp, probe, function, file = fields[1:6]
-            ints = [int(x) for x in fields[6:]]
-            offset = ints[1] if len(ints) > 1 else None
-            rows[(tid, stamp)] = [probe, int(tid), function, file, ints[0], offset, None]
+            continued = None
+            fields = line.split("|", 5)
+            parsed = _parse_event(fields[1:]) if len(fields) == 6 else None
+            if parsed is not None:
+                rows[tuple(fields[1:4])] = parsed
         elif line.startswith("V|"):
-            _, tid, stamp, value = line.split("|", 3)
-            values[(tid, stamp)] = value
+            _, p, tid, stamp, value = line.split("|", 4)
+            continued = (p, tid, stamp)
+            values[continued] = value
+        elif continued is not None:
+            values[continued] += "\n" + line
     for key, value in values.items():
         if key in rows:
-            rows[key][6] = value
-    ordered = sorted(rows.items(), key=lambda item: int(item[0][1]))
-    return [Event(*row) for _, row in ordered]
+            rows[key][1][6] = value
+    ordered = sorted(rows.items(), key=lambda item: int(item[0][2]))
+    return [Event(*row) for _, (p, row) in ordered if pid is None or p == pid]
+
+
+def lost_events(lines: list[str], stderr: str) -> list[str]:
+    """bpftrace's reports of events it dropped."""
+    return [line for line in [*lines, *stderr.splitlines()]
+            if line.startswith("Lost ") and line.endswith(" events")]
 
 
 class Trace(NamedTuple):
+    """What one traced run produced: the events of the traced process (only
+    its own: bpftrace attached system-wide sees every pyusdt process on the
+    machine), bpftrace's raw output, and the program's output and status."""
+
     events: list[Event]
     bpftrace_output: list[str]
     bpftrace_stderr: str
     stdout: str
     stderr: str
     returncode: int
+    pid: int | None = None
+    program: str = ""
 
     def describe(self) -> str:
         """Everything needed to understand a failure."""
-        return ("--- bpftrace output ---\n%s\n--- bpftrace stderr ---\n%s\n"
+        return ("--- bpftrace program ---\n%s\n"
+                "--- bpftrace output (last 200 lines) ---\n%s\n"
+                "--- bpftrace stderr ---\n%s\n"
                 "--- program stdout ---\n%s\n--- program stderr ---\n%s\n"
-                "--- program exit status: %d"
-                % ("\n".join(self.bpftrace_output[-200:]), self.bpftrace_stderr[-3000:],
-                   self.stdout[-3000:], self.stderr[-3000:], self.returncode))
+                "--- program pid %s, exit status: %d"
+                % (self.program[:3000], "\n".join(self.bpftrace_output[-200:]),
+                   self.bpftrace_stderr[-3000:], self.stdout[-3000:], self.stderr[-3000:],
+                   self.pid, self.returncode))
 
 
 def bpftrace_env() -> dict[str, str]:
     env = dict(os.environ)
     env["BPFTRACE_STRLEN"] = STRLEN
+    env["BPFTRACE_PERF_RB_PAGES"] = PERF_RB_PAGES
     return env
 
 
@@ -183,6 +301,33 @@ class Bpftrace:
         self._out.join(10)
         self._err.join(10)
 
+    def trace(self, pid: int | None, stdout: str, stderr: str, returncode: int) -> Trace:
+        """The finished trace of process PID.  Raises if bpftrace lost
+        events: a comparison of incomplete streams would prove nothing."""
+        lost = lost_events(self.lines, self.stderr_text)
+        if lost:
+            raise RuntimeError("bpftrace lost events (%s); raise PERF_RB_PAGES"
+                               % "; ".join(lost))
+        return Trace(parse_events(self.lines, pid), self.lines, self.stderr_text, stdout,
+                     stderr, returncode, pid, self.program)
+
+
+@contextlib.contextmanager
+def private_pyusdt() -> Iterator[tuple[str, str]]:
+    """A copy of the pyusdt package and of its library in a temporary
+    directory: (directory for PYTHONPATH, library path).  A tracer attached
+    system-wide to the copy's library reaches only the processes that load
+    the copy, and one attached to the checkout's library (other tests, other
+    people's) never reaches them: what tests that check for the absence of
+    something need."""
+    with tempfile.TemporaryDirectory(prefix="pyusdt-private-") as root:
+        shutil.copytree(os.path.join(support.REPO, "pyusdt"), os.path.join(root, "pyusdt"),
+                        ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+        lib = os.path.join(root, os.path.relpath(support.BUILD_LIB, support.REPO))
+        os.makedirs(os.path.dirname(lib))
+        shutil.copyfile(support.BUILD_LIB, lib)
+        yield root, lib
+
 
 def pyusdt_command(script_args: list[str], wait: bool = False) -> list[str]:
     cmd = [support.PYTHON, "-m", "pyusdt"]
@@ -191,28 +336,70 @@ def pyusdt_command(script_args: list[str], wait: bool = False) -> list[str]:
     return cmd + list(script_args)
 
 
+def _run(command: list[str], stdin: str | None, timeout: float, cwd: str | None,
+         env: dict[str, str]) -> tuple[int, str, str, int]:
+    """Runs COMMAND to the end: (pid, stdout, stderr, exit status)."""
+    with subprocess.Popen(command, stdin=subprocess.PIPE if stdin is not None else None,
+                          cwd=cwd, env=support.env(**env), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        except BaseException:
+            proc.kill()
+            proc.communicate()
+            raise
+        return proc.pid, out, err, proc.returncode
+
+
+# Run with the program's own environment, so that it loads the same library.
+_SEMAPHORE_CHECK = """
+import sys, time, pyusdt
+wanted = set(sys.argv[1:])
+deadline = time.monotonic() + %d
+while not wanted <= set(pyusdt.status().attached) and time.monotonic() < deadline:
+    time.sleep(0.01)
+print(",".join(sorted(wanted - set(pyusdt.status().attached))))
+""" % ATTACH_TIMEOUT
+
+
+def wait_for_semaphores(program: str, cwd: str | None, env: dict[str, str]) -> None:
+    """Waits until every pyusdt probe PROGRAM names is attached, as a process
+    loading the library sees it: bpftrace prints "Attaching" before it
+    attaches, and attaching many probes takes a while on a busy machine."""
+    probes = sorted(set(re.findall(r":pyusdt:(\w+)", program)))
+    check = subprocess.run([support.PYTHON, "-c", _SEMAPHORE_CHECK, *probes], cwd=cwd,
+                           env=support.env(**env), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=ATTACH_TIMEOUT + 30)
+    if check.returncode != 0 or check.stdout.strip():
+        raise RuntimeError("probes not attached: %s\nprogram:\n%s" % (check.stdout, program))
+    # The kernel raises a semaphore as it registers the uprobe, a moment
+    # before bpftrace's BPF program is attached to it.
+    time.sleep(0.05)
+
+
 def trace_system(program: str, script_args: list[str], *, stdin: str | None = None,
-                 timeout: float = 120, launcher: bool = True, **env: str) -> Trace:
-    """Attaches bpftrace by library path, then runs the program: under
-    `python -m pyusdt`, or with LAUNCHER false as `python SCRIPT_ARGS`."""
+                 timeout: float = 120, launcher: bool = True, cwd: str | None = None,
+                 **env: str) -> Trace:
+    """Attaches bpftrace by library path, then runs the program (in CWD):
+    under `python -m pyusdt`, or with LAUNCHER false as `python SCRIPT_ARGS`.
+    Either way the Python process is the child itself, so only events of
+    the child's pid are kept."""
     command = pyusdt_command(script_args) if launcher else [support.PYTHON, *script_args]
     bt = Bpftrace(program)
     try:
         bt.wait_attached()
-        run = subprocess.run(command, input=stdin,
-                             env=support.env(**env), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, timeout=timeout)
+        wait_for_semaphores(program, cwd, env)
+        pid, out, err, status = _run(command, stdin, timeout, cwd, env)
         bt.drain()
     finally:
         bt.stop()
-    return Trace(parse_events(bt.lines), bt.lines, bt.stderr_text, run.stdout,
-                 run.stderr, run.returncode)
+    return bt.trace(pid, out, err, status)
 
 
-def wait_for_library(pid: int, timeout: float = 30) -> None:
-    """Waits until process PID has libpyusdt.so mapped."""
+def wait_for_library(pid: int, timeout: float = 30, lib: str = support.LIB) -> None:
+    """Waits until process PID has LIB mapped."""
     deadline = time.monotonic() + timeout
-    real = os.path.realpath(support.LIB)
+    real = os.path.realpath(lib)
     while time.monotonic() < deadline:
         try:
             with open("/proc/%d/maps" % pid) as maps:
@@ -225,14 +412,16 @@ def wait_for_library(pid: int, timeout: float = 30) -> None:
 
 
 def trace_pid(program: str, script_args: list[str], *, timeout: float = 120,
-              wait_for_tracer: bool = True, **env: str) -> Trace:
-    """Starts the program (waiting for a tracer), then attaches bpftrace -p."""
-    proc = subprocess.Popen(pyusdt_command(script_args, wait=wait_for_tracer),
+              wait_for_tracer: bool = True, lib: str = support.LIB, cwd: str | None = None,
+              **env: str) -> Trace:
+    """Starts the program (in CWD, waiting for a tracer), then, once it has
+    mapped LIB, attaches bpftrace -p."""
+    proc = subprocess.Popen(pyusdt_command(script_args, wait=wait_for_tracer), cwd=cwd,
                             env=support.env(**env), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     bt = None
     try:
-        wait_for_library(proc.pid)
+        wait_for_library(proc.pid, lib=lib)
         bt = Bpftrace(program, ["-p", str(proc.pid)])
         out, err = proc.communicate(timeout=timeout)
         bt.drain()
@@ -242,8 +431,7 @@ def trace_pid(program: str, script_args: list[str], *, timeout: float = 120,
             proc.communicate()
         if bt is not None:
             bt.stop()
-    return Trace(parse_events(bt.lines), bt.lines, bt.stderr_text, out, err,
-                 proc.returncode)
+    return bt.trace(proc.pid, out, err, proc.returncode)
 
 
 @functools.lru_cache(maxsize=None)
@@ -268,17 +456,38 @@ def trace_c(program: str, script_args: list[str], *, timeout: float = 120) -> Tr
                          stderr=subprocess.PIPE, text=True, timeout=timeout,
                          env={**bpftrace_env(), "PYTHONPATH": support.REPO})
     lines = run.stdout.splitlines()
-    return Trace(parse_events(lines), lines, run.stderr, run.stdout, "", run.returncode)
+    return Trace(parse_events(lines), lines, run.stderr, run.stdout, "", run.returncode,
+                 None, program)
 
 
-def record(script_args: list[str], probes, **env: str) -> list[Event]:
-    """The events tests/recorder.py sees for the same program."""
-    import json
-    import tempfile
+class Recording(NamedTuple):
+    """What tests/recorder.py saw of one run of a program."""
+
+    events: list[Event]
+    stdout: str
+    stderr: str
+    returncode: int
+
+
+def record_run(script_args: list[str], probes=CODE_PROBES, **env: str) -> Recording:
+    """Runs the program under tests/recorder.py, recording PROBES."""
     with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as out:
         run = support.run_python([os.path.join(support.REPO, "tests", "recorder.py"),
                                   out.name, *script_args],
                                  RECORD_PROBES=",".join(probes), **env)
-        if run.returncode != 0:
-            raise RuntimeError("recorder failed:\n" + run.stderr)
-        return [Event(*json.loads(line)) for line in out]
+        events = []
+        for line in out:
+            row = json.loads(line)
+            if row[8] is not None:
+                row[8] = tuple(row[8])
+            events.append(Event(*row))
+    return Recording(events, run.stdout, run.stderr, run.returncode)
+
+
+def record(script_args: list[str], probes=CODE_PROBES, **env: str) -> list[Event]:
+    """The events tests/recorder.py sees for the same program, which must
+    exit with status 0."""
+    run = record_run(script_args, probes, **env)
+    if run.returncode != 0:
+        raise RuntimeError("recorder failed:\n" + run.stderr)
+    return run.events

@@ -18,8 +18,11 @@ EVENT = {"PY_START": 1, "PY_RESUME": 2, "PY_RETURN": 4, "PY_YIELD": 8, "CALL": 1
 class PerProbeEnabling(unittest.TestCase):
     def check_enabled(self, probes):
         target = support.target("enabling.py")
-        program = bpf.probe_program(probes, file_filter=target)
-        trace = bpf.trace_system(program, [target])
+        # A private copy of pyusdt: tracers attached to the checkout's
+        # library (other tests, other people's) cannot change what is attached.
+        with bpf.private_pyusdt() as (root, lib):
+            program = bpf.probe_program(probes, file_filter=target, lib=lib)
+            trace = bpf.trace_system(program, [target], cwd=root, PYTHONPATH=root)
         names = ",".join(probes)
         mask = sum(EVENT[p] for p in probes)
         self.assertIn("attached=%s enabled=%s events=%d tool=3" % (names, names, mask),
@@ -54,11 +57,11 @@ class Detach(unittest.TestCase):
     def test_detaching_disables_events_and_releases_tool_id(self):
         target = support.target("detach.py")
         # exit() after the first event: bpftrace detaches while the program runs.
-        program = ('usdt:%s:pyusdt:PY_START /str(arg0) == "tick"/ '
-                   '{ printf("E|%%d|%%llu|PY_START|%%s|%%s|%%d|%%d\\n", tid, nsecs, '
-                   'str(arg0), str(arg1), arg2, arg3); exit(); }' % support.LIB)
-        trace = bpf.trace_pid(program, [target], PYUSDT_CHECK_MSEC="10",
-                              PYUSDT_VERBOSE="1")
+        with bpf.private_pyusdt() as (root, lib):
+            program = bpf.probe_program(("PY_START",), predicate='str(arg0) == "tick"',
+                                        action="exit();", lib=lib)
+            trace = bpf.trace_pid(program, [target], lib=lib, cwd=root, PYTHONPATH=root,
+                                  PYUSDT_CHECK_MSEC="10", PYUSDT_VERBOSE="1")
         self.assertIn("tick", [e.function for e in trace.events], trace.describe())
         self.assertEqual(trace.stdout.strip(),
                          "seen_attached=True enabled= tool=None events=[0, 0, 0] "
