@@ -39,8 +39,9 @@ program's sys.argv[1:], as with python):
   --wait-for-tracer[=SECONDS]
                  before running the program, wait up to SECONDS (default 10)
                  for a tracer to attach to any probe, then until its probes
-                 have stayed the same for 0.2 s; if none attaches, say so on
-                 stderr and run the program anyway
+                 have stayed the same for 0.2 s (longer on a slow attach);
+                 if none attaches, say so on stderr and run the program
+                 anyway
   --             end of options: the next argument is the script
 
 The program, as with python:
@@ -191,6 +192,16 @@ def wait_for_tracer(seconds: float, program: Program) -> bool:
 
 
 # --- Running the program -----------------------------------------------------
+
+def _hide_launcher_frames() -> None:
+    """python -m pyusdt itself runs under runpy: its frames below ours are
+    not the program's, and would report their returns after it ends."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals is not globals():
+            pyusdt._lib._hide_code(frame.f_code)
+        frame = frame.f_back
+
 
 def run(program: Program) -> int:
     """Runs PROGRAM in the real __main__ module as python would.
@@ -503,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         print("pyusdt %s" % pyusdt.__version__, flush=True)
         return 0
     assert options.program is not None
+    _hide_launcher_frames()
     global _before_program
     if options.wait is not None:
         seconds, program = options.wait, options.program

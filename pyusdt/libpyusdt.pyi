@@ -6,6 +6,7 @@ from this directory; ``import pyusdt`` is the supported way in, and
 pyusdt's own CLI and tests.
 """
 
+from types import CodeType
 from typing import Final, TypedDict
 
 class _StatusDict(TypedDict):
@@ -38,6 +39,10 @@ def _sync() -> tuple[str, ...]:
 def _wait_for_tracer(timeout: float, settle: float, /) -> tuple[str, ...]:
     """Waits up to TIMEOUT seconds for a tracer, then SETTLE seconds of no
     change; returns the attached probes' names (empty on timeout)."""
+
+def _hide_code(code: CodeType, /) -> None:
+    """Never report events of CODE (the frames that launched python -m
+    pyusdt)."""
 
 def _render_value(value: object, /) -> str:
     """The text a PY_RETURN/PY_YIELD probe would carry for VALUE."""

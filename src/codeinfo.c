@@ -148,3 +148,12 @@ pyusdt_codeinfo_line(struct pyusdt_codeinfo *info, PyCodeObject *code,
     info->lines[unit] = line + 2;
     return line;
 }
+
+void
+pyusdt_codeinfo_hide_code(PyCodeObject *code)
+{
+    struct pyusdt_codeinfo *info = pyusdt_codeinfo(code);
+    if (info != &stand_in) {
+        info->hidden = 1;
+    }
+}

@@ -37,6 +37,10 @@ int pyusdt_codeinfo_init(void);
  * is hidden from the probes.  PREFIX is copied. */
 void pyusdt_codeinfo_hide(const char *prefix);
 
+/* Hides CODE itself from the probes (the runpy frames that launched
+ * python -m pyusdt). */
+void pyusdt_codeinfo_hide_code(PyCodeObject *code);
+
 /* The record of CODE, built on first use.  Never NULL and never leaves an
  * exception set: when memory runs out, a stand-in record describing CODE
  * (with a code_id derived from its address) is returned instead. */

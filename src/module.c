@@ -187,6 +187,18 @@ marking(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 }
 
 static PyObject *
+hide_code(PyObject *Py_UNUSED(module), PyObject *code)
+{
+    if (!PyCode_Check(code)) {
+        PyErr_Format(PyExc_TypeError, "_hide_code() takes a code object, "
+                     "not %s", Py_TYPE(code)->tp_name);
+        return NULL;
+    }
+    pyusdt_codeinfo_hide_code((PyCodeObject *)code);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 shutdown(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
     pyusdt_poller_stop();
@@ -241,6 +253,9 @@ static PyMethodDef module_methods[] = {
      METH_FASTCALL | METH_KEYWORDS, mark_doc},
     {"marking", marking, METH_NOARGS, marking_doc},
     {"_sync", sync_now, METH_NOARGS, sync_doc},
+    {"_hide_code", hide_code, METH_O,
+     "_hide_code(code)\n\nNever report events of CODE (the frames that "
+     "launched python -m pyusdt)."},
     {"_wait_for_tracer", (PyCFunction)(void (*)(void))wait_for_tracer,
      METH_FASTCALL, wait_doc},
     {"_render_value", render_value, METH_O,

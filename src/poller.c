@@ -152,10 +152,15 @@ pyusdt_wait_attached(long long timeout_ms, long long settle_ms)
     const struct timespec step = {0, 5 * 1000000L};
     long long start = monotonic_ms();
     long long changed_at = start;
+    long long widest_gap = 0;   /* between two changes of the set */
     pyusdt_probeset seen = pyusdt_probes_attached();
     for (;;) {
         long long now = monotonic_ms();
-        if ((seen != 0 && now - changed_at >= settle_ms)
+        /* A loaded machine slows the tracer down: wait for several times
+         * the widest gap seen between its attaches, if that is longer. */
+        long long quiet = settle_ms > 4 * widest_gap ? settle_ms
+                                                     : 4 * widest_gap;
+        if ((seen != 0 && now - changed_at >= quiet)
             || now - start >= timeout_ms) {
             break;
         }
@@ -167,8 +172,12 @@ pyusdt_wait_attached(long long timeout_ms, long long settle_ms)
         }
         pyusdt_probeset now_attached = pyusdt_probes_attached();
         if (now_attached != seen) {
+            long long at = monotonic_ms();
+            if (seen != 0 && at - changed_at > widest_gap) {
+                widest_gap = at - changed_at;
+            }
             seen = now_attached;
-            changed_at = monotonic_ms();
+            changed_at = at;
         }
     }
     return pyusdt_sync();

@@ -28,7 +28,8 @@ pyusdt_probeset pyusdt_forced(void);
 pyusdt_probeset pyusdt_sync(void);
 
 /* Waits, without the GIL, until some probe is attached and the attached
- * set has not changed for SETTLE_MS, or until TIMEOUT_MS passed; then
+ * set has not changed for SETTLE_MS (or four times the widest gap between
+ * two changes, if longer), or until TIMEOUT_MS passed; then
  * applies it.  GIL held.  Returns the attached set, or -1 with an exception
  * set when a signal handler raised (Ctrl-C while waiting). */
 long long pyusdt_wait_attached(long long timeout_ms, long long settle_ms);
