@@ -24,6 +24,15 @@ pyusdt_is_finalizing(void)
 }
 #endif
 
+/* Py_AddPendingCall() from a thread other than the main one wakes the main
+ * thread's eval loop from 3.13 on (gh-109846); on 3.12 the call waits for
+ * the next GIL switch anyway, so the poller takes the GIL directly. */
+#if PY_VERSION_HEX >= 0x030D0000
+#  define PYUSDT_PENDING_CALLS_WAKE 1
+#else
+#  define PYUSDT_PENDING_CALLS_WAKE 0
+#endif
+
 /* Reading a code object's co_extra slot through PyUnstable_Code_GetExtra()
  * costs a thread-state lookup (a TLS access from a shared library) on every
  * event.  CPython 3.12-3.14 lay the slots out as below (pycore_code.h,

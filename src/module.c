@@ -235,8 +235,8 @@ static PyObject *
 render_value(PyObject *Py_UNUSED(module), PyObject *value)
 {
     char buf[PYUSDT_VALUE_BUFSIZE];
-    pyusdt_render_value(value, buf);
-    return PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
+    const char *text = pyusdt_render_value(value, buf);
+    return PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
 }
 
 static PyObject *

@@ -110,8 +110,8 @@ on_PY_RETURN(PyObject *Py_UNUSED(self), PyObject *const *args,
     int rc = -1;
     if (PYUSDT_ACTIVE(PY_RETURN)
         && (rc = site_from_args(args, nargs, 3, &s)) == 0) {
-        char value[PYUSDT_VALUE_BUFSIZE];
-        pyusdt_render_value(args[2], value);
+        char buf[PYUSDT_VALUE_BUFSIZE];
+        const char *value = pyusdt_render_value(args[2], buf);
         DTRACE_PROBE6(pyusdt, PY_RETURN, s.info->function, s.info->file,
                       site_line(&s), s.offset, value, s.info->code_id);
     }
@@ -126,8 +126,8 @@ on_PY_YIELD(PyObject *Py_UNUSED(self), PyObject *const *args,
     int rc = -1;
     if (PYUSDT_ACTIVE(PY_YIELD)
         && (rc = site_from_args(args, nargs, 3, &s)) == 0) {
-        char value[PYUSDT_VALUE_BUFSIZE];
-        pyusdt_render_value(args[2], value);
+        char buf[PYUSDT_VALUE_BUFSIZE];
+        const char *value = pyusdt_render_value(args[2], buf);
         DTRACE_PROBE6(pyusdt, PY_YIELD, s.info->function, s.info->file,
                       site_line(&s), s.offset, value, s.info->code_id);
     }

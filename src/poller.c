@@ -193,6 +193,7 @@ next_deadline(struct timespec *when)
     when->tv_nsec = ns % 1000000000LL;
 }
 
+#if PYUSDT_PENDING_CALLS_WAKE
 /* Runs in the main thread at its next bytecode boundary, queued by the
  * poller with Py_AddPendingCall(). */
 static int
@@ -212,6 +213,7 @@ applied_is_current(void)
     return pyusdt_probes_attached()
            == __atomic_load_n(&poller.applied, __ATOMIC_RELAXED);
 }
+#endif
 
 static void
 sync_with_gil(void)
@@ -227,6 +229,7 @@ sync_with_gil(void)
      * boundary instead.  A main thread blocked in a system call runs no
      * pending call, but then the GIL is free: wait for the pending call a
      * moment, then take the GIL.  pyusdt_sync() may run twice: harmless. */
+#if PYUSDT_PENDING_CALLS_WAKE
     if (!__atomic_exchange_n(&poller.pending, 1, __ATOMIC_RELAXED)
         && Py_AddPendingCall(pending_sync, NULL) < 0) {
         __atomic_store_n(&poller.pending, 0, __ATOMIC_RELAXED);
@@ -238,6 +241,7 @@ sync_with_gil(void)
     if (applied_is_current()) {
         return;
     }
+#endif
     PyGILState_STATE gil = PyGILState_Ensure();
     if (!pyusdt_is_finalizing()) {
         pyusdt_sync();

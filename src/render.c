@@ -266,17 +266,18 @@ render_sequence_repr(PyObject *value, Py_ssize_t len, char *buf)
     PyErr_SetRaisedException(pending);   /* steals pending */
 }
 
-void
+const char *
 pyusdt_render_value(PyObject *value, char *buf)
 {
     PyTypeObject *type = Py_TYPE(value);
+    /* The commonest values need no copy at all. */
     if (value == Py_None) {
-        copy_cstr(buf, "None");
+        return "None";
     }
-    else if (type == &PyBool_Type) {
-        copy_cstr(buf, value == Py_True ? "True" : "False");
+    if (type == &PyBool_Type) {
+        return value == Py_True ? "True" : "False";
     }
-    else if (type == &PyLong_Type) {
+    if (type == &PyLong_Type) {
         render_int(value, buf);
     }
     else if (type == &PyFloat_Type) {
@@ -291,6 +292,7 @@ pyusdt_render_value(PyObject *value, char *buf)
     else {
         render_type_placeholder(type, buf);
     }
+    return buf;
 }
 
 /* A type's own name: the qualified name of a class defined in Python,

@@ -27,8 +27,9 @@ const char *pyusdt_utf8(PyObject *str, const char *placeholder);
 int pyusdt_int_arg(PyObject *arg);
 
 /* Renders VALUE: repr() for exact None, bool, int, float, str and bytes,
- * "<TypeName object>" for anything else. */
-void pyusdt_render_value(PyObject *value, char *buf);
+ * "<TypeName object>" for anything else.  Returns the text: BUF, or a
+ * static string. */
+const char *pyusdt_render_value(PyObject *value, char *buf);
 
 /* Renders a short name for the callable of a CALL event: "fib", "Foo.bar",
  * "time.sleep", "list", "<lambda>", or "<TypeName object>". */
