@@ -1,0 +1,431 @@
+"""What every benchmark section shares: paths, private copies of what is
+traced, child processes that report JSON, bpftrace sessions, statistics.
+
+N.B. everything traced is a private copy (its own inode) in a temporary
+directory: a uprobe attached by path reaches every process that maps that
+inode, and other people's tests map the checkout's own libpyusdt.so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(REPO, "bench")
+WORKLOADS = os.path.join(BENCH, "workloads.py")
+PEER_PYTHON = "/usr/bin/python3.11"
+
+# bpftrace's harmless complaints on this kind of machine.
+_BPFTRACE_NOISE = ("RLIMIT_MEMLOCK", "uprobe_events", "Addrspace mismatch",
+                   "failed to detach probe")
+
+
+class BenchError(Exception):
+    """A measurement that could not be made; its message says why."""
+
+
+def log(message: str) -> None:
+    """Progress, on stderr, so that stdout is the table alone."""
+    print("bench: " + message, file=sys.stderr, flush=True)
+
+
+# --- Statistics ----------------------------------------------------------------
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The P-th percentile (0-100) by linear interpolation between ranks."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * p / 100.0
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def summary(values: list[float], digits: int = 4) -> dict[str, object]:
+    """Median, quartiles and the raw values, for results.json."""
+    return {"median": round(median(values), digits),
+            "q1": round(percentile(values, 25), digits),
+            "q3": round(percentile(values, 75), digits),
+            "n": len(values),
+            "values": [round(v, digits) for v in values]}
+
+
+def per_event_ns(baseline: list[int], measured: list[int], events: int) -> float:
+    """What each of EVENTS costs, in ns: the fastest MEASURED run minus the
+    fastest BASELINE run, over all rounds.
+
+    N.B. fastest, not median: on a shared machine other work only ever adds
+    time, and it comes in bursts that slow whole processes by up to 2x for
+    seconds, on either CPU.  Interleaving puts every configuration in quiet
+    and busy periods alike; the fastest run of each is one from a quiet
+    period, and the difference of those is the least noisy estimate (the
+    per-round figures kept in results.json show the spread)."""
+    return (min(measured) - min(baseline)) / events
+
+
+def fastest_ratio(baseline: list[int], measured: list[int]) -> float:
+    """The fastest MEASURED run over the fastest BASELINE run (see
+    per_event_ns)."""
+    return min(measured) / min(baseline)
+
+
+def rotated(items: list, round_index: int) -> list:
+    """ITEMS in a different order each round, so that no configuration is
+    always the one that runs first (or right after a given other)."""
+    k = round_index % len(items)
+    order = items[k:] + items[:k]
+    return order if round_index % 2 == 0 else order[::-1]
+
+
+# --- Child processes -----------------------------------------------------------
+
+def child_env(pythonpath: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment for a measured child: nothing of pyusdt's
+    configuration inherited, PYTHONPATH only when given, and one hash seed
+    for all (str hashes, hence dict layouts, would differ between the runs
+    being compared)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYUSDT_") and k != "PYTHONPATH"}
+    env["PYTHONHASHSEED"] = "0"
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    env.update(extra)
+    return env
+
+
+def run_json(cmd: list[str], env: dict[str, str] | None = None,
+             timeout: float = 300) -> dict:
+    """Runs CMD and returns the JSON object on the last line of its stdout,
+    with the child's pid added as "pid" (bpftrace counts events by pid)."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise BenchError("timed out after %gs: %s" % (timeout, " ".join(cmd)))
+    lines = out.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise BenchError("%s exited %d\n%s%s" % (" ".join(cmd), proc.returncode,
+                                                 out, err))
+    result = json.loads(lines[-1])
+    result["pid"] = proc.pid
+    return result
+
+
+def best_cpu_ns(result: dict) -> int:
+    """The fastest repetition's CPU time within one process: the one least
+    disturbed by the other processes sharing the machine."""
+    return min(result["cpu_ns"])
+
+
+# --- Private copies ------------------------------------------------------------
+
+@dataclass
+class PythonInfo:
+    path: str
+    version: str      # "3.12.1"
+    tag: str          # "cpython-312"
+
+    @classmethod
+    def probe(cls, path: str) -> PythonInfo:
+        out = subprocess.run(
+            [path, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3], "
+             "sys.implementation.cache_tag)"],
+            stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+        return cls(path, out[0], out[1])
+
+
+class Sandbox:
+    """A temporary directory of private copies, removed on close()."""
+
+    def __init__(self) -> None:
+        self.root = tempfile.mkdtemp(prefix="pyusdt-bench-")
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def pyusdt(self, python: PythonInfo, name: str) -> tuple[str, str]:
+        """A private pyusdt package with its own copy of the library built
+        for PYTHON.  Returns (directory for PYTHONPATH, library path)."""
+        built = os.path.join(REPO, "build", python.tag, "libpyusdt.so")
+        top = os.path.join(self.root, "%s-%s" % (python.tag, name))
+        package = os.path.join(top, "pyusdt")
+        os.makedirs(package)
+        for entry in os.listdir(os.path.join(REPO, "pyusdt")):
+            if entry.endswith((".py", ".pyi")):
+                shutil.copy(os.path.join(REPO, "pyusdt", entry), package)
+        lib = os.path.join(package, "libpyusdt.so")
+        shutil.copy(built, lib)
+        return top, lib
+
+    def file(self, source: str, name: str) -> str:
+        """A private copy of SOURCE (an executable, say) named NAME."""
+        path = os.path.join(self.root, name)
+        shutil.copy(source, path)
+        return path
+
+    def floor(self, cc: str, name: str) -> str:
+        """bench/floor.c compiled as the private executable NAME."""
+        path = os.path.join(self.root, name)
+        cmd = [cc, "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-o", path,
+               os.path.join(BENCH, "floor.c")]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+        if proc.returncode != 0:
+            raise BenchError("building floor failed: %s\n%s" % (" ".join(cmd),
+                                                               proc.stdout))
+        return path
+
+
+# --- ELF: where a process keeps a probe's semaphore -----------------------------
+
+def usdt_semaphores(path: str) -> dict[str, int]:
+    """{probe name: semaphore link-time address} from PATH's stapsdt notes."""
+    out = subprocess.run(["readelf", "-n", path], stdout=subprocess.PIPE,
+                         text=True, check=True).stdout
+    found = {}
+    for name, sem in re.findall(r"Name: (\S+)\s+Location: \S+, Base: \S+, "
+                                r"Semaphore: (0x[0-9a-f]+)", out):
+        found[name] = int(sem, 16)
+    return found
+
+
+def first_load_vaddr(path: str) -> int:
+    """The p_vaddr of PATH's first PT_LOAD segment (64-bit little-endian ELF)."""
+    with open(path, "rb") as f:
+        header = f.read(64)
+        if header[:4] != b"\x7fELF" or header[4] != 2:
+            raise BenchError("%s is not a 64-bit ELF file" % path)
+        phoff, = struct.unpack_from("<Q", header, 0x20)
+        phentsize, phnum = struct.unpack_from("<HH", header, 0x36)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    for i in range(phnum):
+        p_type, = struct.unpack_from("<I", table, i * phentsize)
+        if p_type == 1:   # PT_LOAD
+            p_vaddr, = struct.unpack_from("<Q", table, i * phentsize + 0x10)
+            return p_vaddr
+    raise BenchError("%s has no PT_LOAD segment" % path)
+
+
+def semaphore_address(pid: int, path: str, probe: str) -> int:
+    """Where process PID, which maps PATH, keeps PROBE's semaphore."""
+    real = os.path.realpath(path)
+    base = None
+    with open("/proc/%d/maps" % pid) as maps:
+        for line in maps:
+            fields = line.split()
+            if len(fields) >= 6 and fields[5] == real and int(fields[2], 16) == 0:
+                base = int(fields[0].split("-")[0], 16)
+                break
+    if base is None:
+        raise BenchError("process %d does not map %s" % (pid, real))
+    return base - first_load_vaddr(real) + usdt_semaphores(real)[probe]
+
+
+class SemaphoreWatch:
+    """Polls a semaphore in another process (through /proc/PID/mem) and
+    records the CLOCK_MONOTONIC time it was first seen non-zero: the moment
+    a tracer's attach became visible to the process."""
+
+    PERIOD = 0.0001   # seconds between reads
+
+    def __init__(self, pid: int, address: int) -> None:
+        self.fd = os.open("/proc/%d/mem" % pid, os.O_RDONLY)
+        self.address = address
+        self.raised_ns: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def value(self) -> int:
+        return struct.unpack("<H", os.pread(self.fd, 2, self.address))[0]
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.value() != 0:
+                self.raised_ns = time.monotonic_ns()
+                return
+            time.sleep(self.PERIOD)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.ident is not None:   # started
+            self._thread.join()
+        os.close(self.fd)
+
+
+def wait_pyusdt_attached(python: str, pythonpath: str, probes: list[str],
+                         timeout: float = 30) -> None:
+    """Waits until a new process importing the pyusdt at PYTHONPATH finds
+    PROBES attached (their semaphores raised by a tracer attached by path)."""
+    check = ("import pyusdt, sys; a = pyusdt.status().attached; "
+             "sys.exit(not all(p in a for p in sys.argv[1:]))")
+    deadline = time.monotonic() + timeout
+    while True:
+        proc = subprocess.run([python, "-c", check, *probes], env=child_env(pythonpath),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if proc.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise BenchError("bpftrace did not attach %s within %g s; last check said:\n%s"
+                             % (",".join(probes), timeout, proc.stdout))
+        time.sleep(0.1)
+
+
+# --- bpftrace --------------------------------------------------------------------
+
+def bpftrace_usable(bpftrace: str) -> str | None:
+    """None if bpftrace can be used here, else the reason it cannot."""
+    if os.geteuid() != 0:
+        return "not root"
+    if shutil.which(bpftrace) is None:
+        return "%s not found" % bpftrace
+    return None
+
+
+def bpftrace_errors(stderr: str) -> str:
+    """STDERR without the lines bpftrace always prints on this machine."""
+    return "\n".join(line for line in stderr.splitlines()
+                     if line.strip() and not any(n in line for n in _BPFTRACE_NOISE))
+
+
+@dataclass
+class Session:
+    """A bpftrace process running PROGRAM, stopped with SIGINT, whose map
+    output is parsed into maps: {"@name": {key: value}}."""
+
+    bpftrace: str
+    program: str
+    args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen | None = None
+    lines: list[tuple[int, str]] = field(default_factory=list)
+    stderr: str = ""
+    maps: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def start(self) -> Session:
+        self.proc = subprocess.Popen(
+            [self.bpftrace, "-B", "line", *self.args, "-e", self.program],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self._err_reader = threading.Thread(target=self._read_err, daemon=True)
+        self._err_reader.start()
+        return self
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append((time.monotonic_ns(), line.rstrip("\n")))
+
+    def _read_err(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        self.stderr = self.proc.stderr.read()
+
+    def wait_line(self, prefix: str, timeout: float = 30) -> str:
+        """The first stdout line starting with PREFIX, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for _, line in list(self.lines):
+                if line.startswith(prefix):
+                    return line
+            if self.proc is not None and self.proc.poll() is not None:
+                self._reader.join(5)
+                for _, line in self.lines:
+                    if line.startswith(prefix):
+                        return line
+                break
+            time.sleep(0.005)
+        raise BenchError("bpftrace printed no %r line\nprogram: %s\nstdout: %s\n"
+                         "stderr: %s" % (prefix, self.program,
+                                         "\n".join(l for _, l in self.lines),
+                                         bpftrace_errors(self.stderr)))
+
+    def wait(self, timeout: float = 60) -> None:
+        """Waits for bpftrace to exit by itself (an exit() in the program)."""
+        assert self.proc is not None
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise BenchError("bpftrace did not exit within %gs: %s"
+                             % (timeout, self.program))
+        self._finish()
+
+    def stop(self) -> None:
+        """SIGINT, as a user's Ctrl-C: bpftrace prints its maps and exits."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._finish()
+
+    def _finish(self) -> None:
+        self._reader.join(10)
+        self._err_reader.join(10)
+        for _, line in self.lines:
+            m = re.match(r"(@\w*)(?:\[(.*)\])?: (-?\d+)$", line)
+            if m:
+                self.maps.setdefault(m.group(1), {})[m.group(2) or ""] = int(m.group(3))
+
+    def __enter__(self) -> Session:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+
+
+# --- What a section is given ---------------------------------------------------
+
+@dataclass
+class Context:
+    """One benchmark run's settings and the private copies it made."""
+
+    quick: bool
+    bpftrace: str
+    cc: str
+    sandbox: Sandbox
+    floor_plain: str = ""    # floor executable nobody attaches to
+    floor_traced: str = ""   # floor executable bpftrace attaches to
+    no_bpftrace: str | None = None   # why bpftrace cannot be used, or None
+
+    def pick(self, quick: object, full: object) -> object:
+        return quick if self.quick else full
+
+
+@dataclass
+class Target:
+    """One Python being measured, with its private pyusdt copies: "armed"
+    (never traced), "traced" (bpftrace attaches system-wide by path) and
+    "attach" (bpftrace attaches by -p PID)."""
+
+    python: PythonInfo
+    armed: tuple[str, str]
+    traced: tuple[str, str]
+    attach: tuple[str, str]

@@ -1,0 +1,150 @@
+"""Turns bench/results.json's contents into the Markdown table make bench
+prints (and README shows): one column per Python, one row per figure, ✓ or
+✗ where the issue sets a target."""
+
+from __future__ import annotations
+
+from inprocess import CASES
+
+
+def _mark(entry: dict, text: str) -> str:
+    if "met" not in entry:
+        return text
+    return text + (" ✓" if entry["met"] else " ✗")
+
+
+def _cell(section: object, *keys: str, fmt: str = "%s", mark: bool = True) -> str:
+    """The figure at KEYS in SECTION, formatted; what happened instead if
+    the section was skipped or failed."""
+    if not isinstance(section, dict):
+        return "—"
+    if "skipped" in section:
+        return "skipped"
+    if "failed" in section:
+        return "failed"
+    entry = section
+    for key in keys[:-1]:
+        entry = entry.get(key, {})
+        if "skipped" in entry:
+            return "skipped"
+    value = entry.get(keys[-1])
+    if isinstance(value, dict):
+        value = value.get("median")
+    if value is None:
+        return "—"
+    text = fmt % value
+    return _mark(entry, text) if mark else text
+
+
+def table(results: dict) -> str:
+    pythons = results["pythons"]
+    versions = list(pythons)
+    rows: list[tuple[str, list[str], str]] = []
+
+    def row(label: str, target: str, get) -> None:
+        rows.append((label, [get(pythons[v]) for v in versions], target))
+
+    for case in ("fib", "oo", "gen", "stdlib", "fib, poll every 1 ms"):
+        row("untraced: %s, time ratio pyusdt/plain" % case, "≤ 1.01",
+            lambda p, c=case: _cell(p.get("untraced"), c, "ratio", fmt="%.3f"))
+    row("untraced: fib, instructions ratio pyusdt/plain (valgrind)", "1",
+        lambda p: _cell(p.get("instructions"), "untraced ratio, fib", fmt="%.5f"))
+    row("untraced: start-up ms, plain / pyusdt", "",
+        lambda p: "%s / %s" % (_cell(p.get("untraced"), "startup_ms", "plain", fmt="%.1f"),
+                               _cell(p.get("untraced"), "startup_ms", "pyusdt", fmt="%.1f")))
+    for label, _, _, _, _, target in CASES:
+        row("forced: %s, ns/event" % label, "≤ %d on 3.12" % target if target else "",
+            lambda p, l=label: _cell(p.get("inprocess"), l, "ns", fmt="%.1f"))
+    row("forced: pyusdt's own share of PY_START, ns/event", "",
+        lambda p: _cell(p.get("inprocess"), "pyusdt's own share of PY_START", "ns",
+                        fmt="%.1f"))
+    for label, *_ in CASES:
+        row("forced: %s, instructions/event (valgrind)" % label, "",
+            lambda p, l=label: _cell(p.get("instructions"), l, fmt="%.0f"))
+    for probes in ("PY_START", "PY_START+PY_RETURN"):
+        row("traced %s: pyusdt ns/event" % probes, "",
+            lambda p, k=probes: _cell(p.get("traced"), k, "pyusdt_ns", fmt="%.0f",
+                                      mark=False))
+        row("traced %s: floor (C) ns/event" % probes, "",
+            lambda p, k=probes: _cell(p.get("traced"), k, "floor_ns", fmt="%.0f",
+                                      mark=False))
+        row("traced %s: ratio pyusdt/floor" % probes, "≤ 1.15",
+            lambda p, k=probes: _cell(p.get("traced"), k, "ratio", fmt="%.3f"))
+        row("traced %s: counts exact" % probes, "yes",
+            lambda p, k=probes: _cell(p.get("traced"), k, "verified", "exact",
+                                      fmt="%s", mark=False).replace("True", "yes")
+            .replace("False", "NO"))
+    for msec in ("100", "10"):
+        for q in ("p50", "p95"):
+            row("attach latency, PYUSDT_CHECK_MSEC=%s: %s ms" % (msec, q),
+                "≤ %d" % (int(msec) + 5) if q == "p95" else "",
+                lambda p, m=msec, q=q: _latency(p.get("attach"), m, q))
+    for case in ("forced steady", "forced churn", "traced steady"):
+        row("memory: %s, RSS growth 1M → 10M events, KiB" % case, "< 1024",
+            lambda p, c=case: _cell(p.get("memory"), c, "growth_kib", fmt="%d"))
+
+    header = "| | %s | target |" % " | ".join("Python " + v for v in versions)
+    lines = [header, "|---|%s---|" % ("---|" * len(versions))]
+    for label, cells, target in rows:
+        if any(cell != "—" for cell in cells):
+            lines.append("| %s | %s | %s |" % (label, " | ".join(cells), target))
+    lines += _peer(results)
+    floor = results.get("attach_floor")
+    if isinstance(floor, dict) and "by path" in floor:
+        lines += ["", "Attach latency of bpftrace itself, to a C program firing "
+                  "continuously (bench/floor): by path p50 %.2f ms, p95 %.2f ms; "
+                  "by -p PID p50 %.1f ms, p95 %.1f ms." % (
+                      floor["by path"]["from_semaphore_ms"]["p50"],
+                      floor["by path"]["from_semaphore_ms"]["p95"],
+                      floor["by -p PID"]["from_semaphore_ms"]["p50"],
+                      floor["by -p PID"]["from_semaphore_ms"]["p95"])]
+    return "\n".join(lines)
+
+
+def _latency(section: object, msec: str, quantile: str) -> str:
+    """An attach latency quantile, marked against the target for p95."""
+    text = _cell(section, msec, "from_semaphore_ms", quantile, fmt="%.1f", mark=False)
+    if quantile == "p95" and isinstance(section, dict) and msec in section:
+        text = _mark(section[msec], text)
+    return text
+
+
+def _fraction(delivered: int, calls: int) -> str:
+    return "%d / %d" % (delivered, calls)
+
+
+def _peer(results: dict) -> list[str]:
+    peer = results.get("peer")
+    if not isinstance(peer, dict):
+        return []
+    if "skipped" in peer or "failed" in peer:
+        return ["", "Peer (CPython 3.11's own markers): %s"
+                % (peer.get("skipped") or peer.get("failed"))]
+    both = peer["PY_START+PY_RETURN"]
+    start = peer["PY_START"]
+    lines = ["", "Peer comparison: fib(%d), the same bpftrace program (`@[pid] = count()`), "
+             "events delivered / calls made, and ns per delivered event above untraced:"
+             % int(both["workload"].split("(")[1].split(")")[0]), "",
+             "| | entry events | return events | ns/event, entry only "
+             "| ns/event, entry+return |", "|---|---|---|---|---|"]
+
+    def ns(entry: dict) -> str:
+        value = entry.get("ns_per_delivered_event")
+        return "%.0f" % value if value is not None else "— (nothing delivered)"
+
+    lines.append("| CPython's markers, %s | %s | %s | %s | %s |" % (
+        peer["python"], _fraction(both["delivered"]["function__entry"], both["calls"]),
+        _fraction(both["delivered"]["function__return"], both["calls"]),
+        ns(start), ns(both)))
+    for version, entry in results["pythons"].items():
+        traced = entry.get("traced")
+        if not isinstance(traced, dict) or "PY_START+PY_RETURN" not in traced:
+            continue
+        t1, t2 = traced["PY_START"], traced["PY_START+PY_RETURN"]
+        counted = t2["verified"]["counted"]
+        calls = t2["verified"]["calls"]
+        lines.append("| pyusdt, Python %s | %s | %s | %.0f | %.0f |" % (
+            version, _fraction(counted["PY_START"], calls),
+            _fraction(counted["PY_RETURN"], calls),
+            t1["pyusdt_ns"], t2["pyusdt_ns"]))
+    return lines

@@ -1,0 +1,340 @@
+"""The programs pyusdt's benchmark measures: run under the interpreter being
+measured (plain, under ``python -m pyusdt``, forced, or traced) and report
+what they timed as one JSON line on stdout.
+
+Usage:
+  workloads.py time NAME SIZE REPS [--expect-enabled PROBES] [--cpython-floor PROBES]
+      Runs workload NAME at SIZE, REPS times; prints the CPU and wall
+      nanoseconds of each repetition and the events one repetition makes.
+      --expect-enabled: first wait until pyusdt has enabled these probes
+      (comma-separated), failing after 10 s.  --cpython-floor: instead of
+      pyusdt, register a trivial built-in C callback with sys.monitoring
+      for these events (2-argument ones only): what CPython itself costs
+      per event.
+  workloads.py spin SECONDS
+      Prints "ready", then calls a function in a tight loop for SECONDS
+      (the target for attach latency).
+  workloads.py memory KIND EVENTS... [--expect-enabled PROBES]
+      Makes CALL, PY_START and PY_RETURN events (KIND "steady": one
+      function, values of every rendered type; "churn": a new code object
+      for every call) and prints the RSS in KiB once each cumulative event
+      count in EVENTS is reached.
+
+Stdlib only, and runs on CPython 3.11 too (the peer comparison).  Event
+counts are exact: each workload says how many PY_START (and PY_RETURN)
+events one repetition makes inside the timed region.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from typing import Callable
+
+# --- Workloads ----------------------------------------------------------------
+# Each make_NAME(size) returns (run, calls): run() does one repetition and
+# calls is the number of Python function calls it makes (each one PY_START and
+# one PY_RETURN), or None when not counted.
+
+
+def fib(n: int) -> int:
+    """The call-heavy workload: every call is one PY_START and one
+    PY_RETURN whose value is an int."""
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+def walk(n: int) -> None:
+    """fib's call tree with nothing to return: PY_RETURN renders None."""
+    if n > 1:
+        walk(n - 1)
+        walk(n - 2)
+
+
+def tree_calls(n: int) -> int:
+    """How many calls fib(n) (or walk(n)) makes: 2 * F(n + 1) - 1."""
+    a, b = 0, 1          # F(0), F(1)
+    for _ in range(n):
+        a, b = b, a + b  # now a = F(n), b = F(n + 1)
+    return 2 * b - 1
+
+
+def make_fib(size: int) -> tuple[Callable[[], object], int]:
+    return (lambda: fib(size)), tree_calls(size)
+
+
+def make_walk(size: int) -> tuple[Callable[[], object], int]:
+    return (lambda: walk(size)), tree_calls(size)
+
+
+def label(n: int) -> str:
+    """fib's call tree returning a str: PY_RETURN renders its repr."""
+    if n > 1:
+        label(n - 1)
+        label(n - 2)
+        return "node"
+    return "leaf"
+
+
+def make_label(size: int) -> tuple[Callable[[], object], int]:
+    return (lambda: label(size)), tree_calls(size)
+
+
+class Vec:
+    """A small value class: the method-heavy workload's unit."""
+
+    __slots__ = ("x", "y")
+
+    def __init__(self, x: float, y: float) -> None:
+        self.x = x
+        self.y = y
+
+    def add(self, other: Vec) -> Vec:
+        return Vec(self.x + other.x, self.y + other.y)
+
+    def scale(self, k: float) -> Vec:
+        return Vec(self.x * k, self.y * k)
+
+    def dot(self, other: Vec) -> float:
+        return self.x * other.x + self.y * other.y
+
+    @property
+    def norm2(self) -> float:
+        return self.dot(self)
+
+
+class Particle:
+    def __init__(self, i: int) -> None:
+        self.pos = Vec(float(i), float(-i))
+        self.vel = Vec(1.0 / (i + 1), 0.5)
+
+    def step(self, dt: float) -> None:
+        self.pos = self.pos.add(self.vel.scale(dt))
+        if self.pos.norm2 > 1e6:
+            self.vel = self.vel.scale(-1.0)
+
+
+def make_oo(size: int) -> tuple[Callable[[], object], None]:
+    def run() -> float:
+        particles = [Particle(i) for i in range(100)]
+        for _ in range(size):
+            for p in particles:
+                p.step(0.01)
+        return sum(p.pos.x for p in particles)
+    return run, None
+
+
+def make_gen(size: int) -> tuple[Callable[[], object], None]:
+    def numbers(n: int):
+        i = 0
+        while i < n:
+            yield i
+            i += 1
+
+    def odd(items):
+        for item in items:
+            if item & 1:
+                yield item
+
+    def squared(items):
+        for item in items:
+            yield item * item
+
+    def pairs(items):
+        previous = None
+        for item in items:
+            if previous is not None:
+                yield previous + item
+            previous = item
+
+    def run() -> int:
+        return sum(pairs(squared(odd(numbers(size)))))
+    return run, None
+
+
+def make_stdlib(size: int) -> tuple[Callable[[], object], None]:
+    document = {
+        "id": 12345, "name": "pyusdt", "tags": ["usdt", "bpftrace", "python"],
+        "nested": {"values": list(range(20)), "ratio": 0.125, "ok": True},
+        "text": "the quick brown fox jumps over the lazy dog " * 4,
+    }
+    words = re.compile(r"\b(\w)(\w*)\b")
+    numbers = re.compile(r"\d+")
+
+    def run() -> int:
+        total = 0
+        for _ in range(size):
+            text = json.dumps(document, sort_keys=True)
+            back = json.loads(text)
+            title = words.sub(lambda m: m.group(1).upper() + m.group(2),
+                              back["text"])
+            total += len(title) + len(numbers.findall(text))
+        return total
+    return run, None
+
+
+WORKLOADS = {
+    "fib": make_fib,
+    "walk": make_walk,
+    "label": make_label,
+    "oo": make_oo,
+    "gen": make_gen,
+    "stdlib": make_stdlib,
+}
+
+
+# --- time ----------------------------------------------------------------------
+
+def wait_enabled(probes: list[str], timeout: float = 10.0) -> None:
+    """Waits until pyusdt has enabled every probe in PROBES (a tracer's
+    semaphores are raised when the library is mapped, but events are enabled
+    by pyusdt's poller)."""
+    import pyusdt
+    deadline = time.monotonic() + timeout
+    while True:
+        enabled = pyusdt.status().enabled
+        if all(p in enabled for p in probes):
+            return
+        if time.monotonic() > deadline:
+            sys.exit("workloads: pyusdt did not enable %s within %gs (enabled: %s)"
+                     % (",".join(probes), timeout, ",".join(enabled) or "none"))
+        time.sleep(0.002)
+
+
+def cpython_floor(probes: list[str]) -> None:
+    """Registers operator.is_ as the sys.monitoring callback for PROBES
+    (events whose callbacks take 2 arguments: PY_START, PY_RESUME, LINE): a
+    built-in fast-call function that allocates nothing and cannot fail, so
+    what remains is CPython's own cost of delivering an event.  N.B. most
+    other built-ins are no floor: slice() allocates, dict.get hashes the
+    code object, a lambda runs a frame."""
+    import operator
+    mon = sys.monitoring
+    tool = 2   # sys.monitoring.OPTIMIZER_ID: free in a benchmark process
+    mon.use_tool_id(tool, "bench-floor")
+    events = 0
+    for name in probes:
+        event = getattr(mon.events, name)
+        mon.register_callback(tool, event, operator.is_)
+        events |= event
+    mon.set_events(tool, events)
+
+
+def parse_options(args: list[str]) -> dict[str, str]:
+    """--name value pairs."""
+    if len(args) % 2:
+        sys.exit("workloads: options come in --name value pairs: %r" % args)
+    return dict(zip(args[::2], args[1::2]))
+
+
+def cmd_time(args: list[str]) -> None:
+    name, size, reps = args[0], int(args[1]), int(args[2])
+    options = parse_options(args[3:])
+    run, calls = WORKLOADS[name](size)
+    if "--expect-enabled" in options:
+        wait_enabled(options["--expect-enabled"].split(","))
+    if "--cpython-floor" in options:
+        cpython_floor(options["--cpython-floor"].split(","))
+    cpu, wall = [], []
+    for _ in range(reps):
+        c0, w0 = time.process_time_ns(), time.perf_counter_ns()
+        run()
+        w1, c1 = time.perf_counter_ns(), time.process_time_ns()
+        cpu.append(c1 - c0)
+        wall.append(w1 - w0)
+    print(json.dumps({"workload": name, "size": size, "calls": calls,
+                      "cpu_ns": cpu, "wall_ns": wall}), flush=True)
+
+
+# --- spin ----------------------------------------------------------------------
+
+def tick() -> None:
+    pass
+
+
+def cmd_spin(args: list[str]) -> None:
+    deadline = time.monotonic() + float(args[0])
+    print("ready", flush=True)
+    monotonic = time.monotonic
+    while monotonic() < deadline:
+        tick()
+
+
+# --- memory --------------------------------------------------------------------
+
+def rss_kib() -> int:
+    """The resident set size now (not the peak), from /proc/self/statm."""
+    with open("/proc/self/statm") as f:
+        resident_pages = int(f.read().split()[1])
+    return resident_pages * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def identity(value: object) -> object:
+    return value
+
+
+class Opaque:
+    pass
+
+
+# Values of every kind pyusdt renders differently, long ones included.
+VALUES = [None, True, 12345, -7, 2 ** 100, 2 ** 5000, 1.5, float("nan"),
+          "short", "é" * 300, b"bytes", b"x" * 300, Opaque(), [1, 2], identity]
+
+
+def steady(calls: int) -> None:
+    """CALLS calls of one function, cycling through VALUES: 3 events each
+    (CALL, PY_START, PY_RETURN)."""
+    values = VALUES
+    for i in range(calls):
+        identity(values[i % 15])
+
+
+def churn(calls: int) -> None:
+    """CALLS calls, each of a function with a code object of its own, freed
+    right after: 5 events each (CALL code.replace, CALL FunctionType, CALL
+    f, PY_START f, PY_RETURN f).  Whatever pyusdt keeps per code object must
+    go with it."""
+    values = VALUES
+    code = identity.__code__
+    scope = globals()
+    function = type(identity)
+    for i in range(calls):
+        f = function(code.replace(co_firstlineno=i % 1000 + 1), scope)
+        f(values[i % 15])
+
+
+MEMORY_KINDS = {"steady": (steady, 3), "churn": (churn, 5)}
+
+
+def cmd_memory(args: list[str]) -> None:
+    kind = args[0]
+    rest = args[1:]
+    split = next((i for i, a in enumerate(rest) if a.startswith("--")), len(rest))
+    checkpoints = [int(a) for a in rest[:split]]
+    options = parse_options(rest[split:])
+    if "--expect-enabled" in options:
+        wait_enabled(options["--expect-enabled"].split(","))
+    make_events, events_per_call = MEMORY_KINDS[kind]
+    done = 0
+    report = []
+    for target in checkpoints:
+        calls = (target - done) // events_per_call
+        make_events(calls)
+        done += calls * events_per_call
+        report.append({"events": done, "rss_kib": rss_kib()})
+    print(json.dumps({"memory": kind, "events_per_call": events_per_call,
+                      "checkpoints": report}), flush=True)
+
+
+def main() -> None:
+    commands = {"time": cmd_time, "spin": cmd_spin, "memory": cmd_memory}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit(__doc__)
+    commands[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
