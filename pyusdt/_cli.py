@@ -17,7 +17,7 @@ import marshal
 import os
 import runpy
 import sys
-from types import CodeType, TracebackType
+from types import CodeType, ModuleType, TracebackType
 
 import pyusdt
 
@@ -408,15 +408,20 @@ def _set_path0(entry: str | None) -> None:
 
 
 def _reset_main(loader: object, filename: str | None = None) -> dict[str, object]:
-    """Empties the real __main__ module of pyusdt's __main__ and gives it
-    the globals python starts a program with (add_main_module(), then
-    _PyRun_SimpleFileObject() for a file).  Returns its namespace."""
-    namespace: dict[str, object] = sys.modules["__main__"].__dict__
-    builtins = namespace["__builtins__"]
-    had_annotations = "__annotations__" in namespace
-    namespace.clear()
-    namespace.update(__name__="__main__", __doc__=None, __package__=None,
-                     __loader__=loader, __spec__=None)
+    """Installs a fresh __main__ module in place of pyusdt's (or of the tool
+    running pyusdt) with the globals python starts a program with
+    (add_main_module(), then _PyRun_SimpleFileObject() for a file).
+    Returns its namespace."""
+    old: dict[str, object] = sys.modules["__main__"].__dict__
+    builtins = old["__builtins__"]
+    had_annotations = "__annotations__" in old
+    # N.B. a new module, not the old one emptied: the old __main__ may be
+    # another tool's that runs pyusdt (python -m cProfile -m pyusdt ...),
+    # whose functions still need their globals.
+    main = ModuleType("__main__")
+    namespace: dict[str, object] = main.__dict__
+    namespace.update(__loader__=loader)
+    sys.modules["__main__"] = main
     if had_annotations:
         namespace["__annotations__"] = {}
     namespace["__builtins__"] = builtins

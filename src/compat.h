@@ -8,21 +8,29 @@
 #  error "pyusdt needs CPython 3.12 or newer (PEP 669 sys.monitoring)"
 #endif
 
-/* Py_IsFinalizing() became public in 3.13; 3.12 only has the private
- * spelling, with the same meaning. */
-#if PY_VERSION_HEX < 0x030D0000
+/* Whether the interpreter is finalizing.  Py_IsFinalizing() became public
+ * in 3.13; 3.12 only has the private _Py_IsFinalizing(), with the same
+ * meaning.  N.B. looked up at run time, not linked: a build loaded by the
+ * wrong Python then gets as far as PyInit and its clear ImportError
+ * (module.c) instead of an "undefined symbol" from the dynamic linker. */
+#include <dlfcn.h>
+
 static inline int
 pyusdt_is_finalizing(void)
 {
-    return _Py_IsFinalizing();
+    static int (*is_finalizing)(void);   /* benign race: same value */
+    if (is_finalizing == NULL) {
+        void *found = dlsym(RTLD_DEFAULT, "Py_IsFinalizing");
+        if (found == NULL) {
+            found = dlsym(RTLD_DEFAULT, "_Py_IsFinalizing");
+        }
+        if (found == NULL) {
+            return 0;
+        }
+        *(void **)&is_finalizing = found;
+    }
+    return is_finalizing();
 }
-#else
-static inline int
-pyusdt_is_finalizing(void)
-{
-    return Py_IsFinalizing();
-}
-#endif
 
 /* Py_AddPendingCall() from a thread other than the main one wakes the main
  * thread's eval loop from 3.13 on (gh-109846); on 3.12 the call waits for
