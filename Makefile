@@ -74,6 +74,55 @@ $(BUILD)/%.o: src/%.c $(HDRS) Makefile | check-python
 	@[ "$(V)" = 1 ] || echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS_BASE) $(OPTFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
 
+# Sanitizer builds: the same sources built again into their own files,
+# build/asan-<tag>/ (AddressSanitizer and UndefinedBehaviorSanitizer) and
+# build/valgrind-<tag>/ (unoptimised enough for exact stacks).  A tracer
+# attached to the normal build by path never reaches them.
+# tests/sanitizers/run.py runs the tests against one of them and fails on
+# any report.  SAN_ARGS adds arguments (-k PATTERN, --suite NAME).
+# ASAN_CC is clang when there is one: its shared runtime holds both
+# sanitizers, so UBSan's reports go to ASan's log files too (gcc's separate
+# libubsan writes to stderr whatever it is told).
+ASAN_BUILD := build/asan-$(PYTAG)
+ASAN_CC ?= $(if $(shell command -v clang 2>/dev/null),clang,$(CC))
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+ASAN_LDFLAGS := $(ASAN_FLAGS) $(if $(findstring clang,$(notdir $(ASAN_CC))),-shared-libsan)
+VG_BUILD := build/valgrind-$(PYTAG)
+SAN_ARGS ?=
+
+asan: $(ASAN_BUILD)/libpyusdt.so ## AddressSanitizer+UBSan build; unit, integration and e2e tests on it
+	$(Q)$(PYTHON) tests/sanitizers/run.py asan $(ASAN_BUILD)/libpyusdt.so \
+		--cc $(ASAN_CC) $(SAN_ARGS)
+
+valgrind: $(VG_BUILD)/libpyusdt.so ## unit, integration and e2e tests with their Pythons under valgrind
+	$(Q)$(PYTHON) tests/sanitizers/run.py valgrind $(VG_BUILD)/libpyusdt.so $(SAN_ARGS)
+
+$(ASAN_BUILD)/libpyusdt.so: $(patsubst src/%.c,$(ASAN_BUILD)/%.o,$(SRCS)) | check-python
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(ASAN_CC) $(LDFLAGS_LIB) $(ASAN_LDFLAGS) -o $@ $^
+
+$(ASAN_BUILD)/%.o: src/%.c $(HDRS) Makefile | check-python
+	@mkdir -p $(ASAN_BUILD)
+	@[ "$(V)" = 1 ] || echo "  CC      $@"
+	$(Q)$(ASAN_CC) $(CFLAGS_BASE) -O1 $(ASAN_FLAGS) $(EXTRA_CFLAGS) -c $< -o $@
+
+$(VG_BUILD)/libpyusdt.so: $(patsubst src/%.c,$(VG_BUILD)/%.o,$(SRCS)) | check-python
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_LIB) -o $@ $^
+
+$(VG_BUILD)/%.o: src/%.c $(HDRS) Makefile | check-python
+	@mkdir -p $(VG_BUILD)
+	@[ "$(V)" = 1 ] || echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS_BASE) -O1 $(EXTRA_CFLAGS) -c $< -o $@
+
+# STRESS_ARGS adds arguments to tests/stress/run.py (-k PATTERN, --quick).
+STRESS_ARGS ?=
+
+.PHONY: stress
+stress: lib ## minutes-long: 500 exits and 200 attach/detach cycles traced, stdlib tests with every probe
+	$(Q)$(PYTHON) tests/stress/run.py $(STRESS_ARGS)
+
 test: ## build for every Python >= 3.12 found, then run all tests on each
 	$(Q)$(PYTHON) tests/run_all.py $(if $(filter command line environment,$(origin PYTHON)),--python $(PYTHON))
 

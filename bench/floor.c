@@ -25,11 +25,6 @@
 #define _SDT_HAS_SEMAPHORES 1
 #include <sys/sdt.h>
 
-/* The same 5-byte nop probe site as src/probes.h uses (see there why). */
-#if defined(__x86_64__)
-#  undef _SDT_NOP
-#  define _SDT_NOP %{disp8%} nopl 0(%%rax,%%rax,1)
-#endif
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -241,8 +241,8 @@ def _run_module(program: Program) -> int:
     sys.argv[:] = ["-m", *program.args]
     _set_path0(os.getcwd())
     _reset_main(importlib.machinery.BuiltinImporter)
-    _run_as_program(lambda: runpy._run_module_as_main(  # type: ignore[attr-defined]
-        program.source, alter_argv=True))
+    _run_as_program(lambda: _at_bottom(runpy._run_module_as_main,  # type: ignore[attr-defined]
+                                       program.source, True))
     return 0
 
 
@@ -255,7 +255,7 @@ def _run_code_string(program: Program) -> int:
     def run_code() -> None:
         code = _compile(program.source, "<string>")
         _register_command_source(program.source)
-        exec(code, namespace)
+        _exec_at_bottom(code, namespace)
 
     _run_as_program(run_code)
     return 0
@@ -291,8 +291,8 @@ def _run_script(program: Program) -> int:
         _set_path0(None)
         sys.path.insert(0, filename)
         _reset_main(importlib.machinery.BuiltinImporter)
-        _run_as_program(lambda: runpy._run_module_as_main(  # type: ignore[attr-defined]
-            "__main__", alter_argv=False))
+        _run_as_program(lambda: _at_bottom(runpy._run_module_as_main,  # type: ignore[attr-defined]
+                                           "__main__", False))
         return 0
     _set_path0(os.path.dirname(os.path.realpath(program.source)))
     try:
@@ -325,12 +325,19 @@ def _run_file_code(namespace: dict[str, object],
 
     def run_code() -> None:
         try:
-            exec(get_code(), namespace)
+            _exec_at_bottom(get_code(), namespace)
         finally:
             _flush_io()
 
     _run_as_program(run_code, after_report=forget_file)
     forget_file()
+
+
+#: Calls f(*args) with the runner's frames (and runpy's, which launched
+#: python -m pyusdt) not counted against the recursion limit: the program
+#: meets RecursionError at the depth python gives it.
+_at_bottom = pyusdt._lib._call_at_bottom
+_exec_at_bottom = pyusdt._lib._exec_at_bottom
 
 
 def _compile(source: str | bytes, filename: str) -> CodeType:

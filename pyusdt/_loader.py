@@ -16,9 +16,15 @@ def _candidates() -> list[str]:
 
     An installed package carries the extension inside it; a source checkout
     has one build per interpreter under build/<cache_tag>/ and ./libpyusdt.so
-    for the default one.
+    for the default one.  PYUSDT_LIBRARY names the one file to load instead
+    (the sanitizer builds of `make asan` and `make valgrind`); a relative
+    path is taken from the directory holding the pyusdt package, so that a
+    copy of the package with its library tree loads its own copy.
     """
     here = os.path.dirname(os.path.abspath(__file__))
+    override = os.environ.get("PYUSDT_LIBRARY")
+    if override:
+        return [os.path.join(os.path.dirname(here), override)]
     found = []
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         found.append(os.path.join(here, _EXT_NAME + suffix))

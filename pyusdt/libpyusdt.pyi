@@ -6,6 +6,7 @@ from this directory; ``import pyusdt`` is the supported way in, and
 pyusdt's own CLI and tests.
 """
 
+from collections.abc import Callable
 from types import CodeType
 from typing import Final, TypedDict
 
@@ -49,6 +50,14 @@ def _render_value(value: object, /) -> str:
 
 def _render_callable(callable: object, /) -> str:
     """The text a CALL probe would carry for CALLABLE."""
+
+def _call_at_bottom(func: Callable[..., object], /, *args: object) -> object:
+    """Calls FUNC(*ARGS) with the caller's frames not counted against the
+    recursion limit (the runner's frames below a program)."""
+
+def _exec_at_bottom(code: CodeType, globals: dict[str, object], /) -> object:
+    """Runs CODE in GLOBALS as python runs a script, the caller's frames
+    not counted against the recursion limits."""
 
 def _shutdown() -> None:
     """Stops the poller thread (run at exit)."""

@@ -10,6 +10,7 @@
 #include "poller.h"
 #include "probes.h"
 #include "render.h"
+#include "runner.h"
 
 /* Process-wide: the poller, the hooks and the sys.monitoring tool exist
  * once per process however many times the module is executed (re-import
@@ -199,9 +200,38 @@ hide_code(PyObject *Py_UNUSED(module), PyObject *code)
 }
 
 static PyObject *
+call_at_bottom(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    if (PyTuple_GET_SIZE(args) < 1) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_call_at_bottom() needs a function to call");
+        return NULL;
+    }
+    PyObject *rest = PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args));
+    if (rest == NULL) {   /* owned */
+        return NULL;
+    }
+    PyObject *result = pyusdt_call_at_bottom(PyTuple_GET_ITEM(args, 0), rest);
+    Py_DECREF(rest);
+    return result;
+}
+
+static PyObject *
+exec_at_bottom(PyObject *Py_UNUSED(module), PyObject *const *args,
+               Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyCode_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_exec_at_bottom() takes a code object and a dict");
+        return NULL;
+    }
+    return pyusdt_exec_at_bottom(args[0], args[1]);
+}
+
+static PyObject *
 shutdown(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
-    pyusdt_poller_stop();
+    pyusdt_poller_close();
     Py_RETURN_NONE;
 }
 
@@ -262,6 +292,15 @@ static PyMethodDef module_methods[] = {
      "The text a PY_RETURN/PY_YIELD probe would carry for this value."},
     {"_render_callable", render_callable, METH_O,
      "The text a CALL probe would carry for this callable."},
+    {"_call_at_bottom", call_at_bottom, METH_VARARGS,
+     "_call_at_bottom(func, *args)\n\nCalls FUNC(*ARGS) with the caller's "
+     "frames not counted\nagainst the recursion limit (the runner's frames "
+     "below a program)."},
+    {"_exec_at_bottom", (PyCFunction)(void (*)(void))exec_at_bottom,
+     METH_FASTCALL,
+     "_exec_at_bottom(code, globals)\n\nRuns CODE in GLOBALS as python runs "
+     "a script, the caller's\nframes not counted against the recursion "
+     "limits."},
     {"_shutdown", shutdown, METH_NOARGS,
      "Stops the poller thread (run at exit)."},
     {"_before_fork", before_fork, METH_NOARGS, NULL},

@@ -1,6 +1,7 @@
 /* monitor.c - the sys.monitoring tool: tool id, callbacks, enabled events. */
 #include "monitor.h"
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "codeinfo.h"
@@ -17,7 +18,7 @@ static struct {
     PyObject *register_callback;
     PyObject *set_events;
     PyObject *disable;            /* owned: sys.monitoring.DISABLE */
-    PyObject *callbacks[PYUSDT_NPROBES];   /* owned builtin functions */
+    PyObject *callbacks[PYUSDT_NPROBES];   /* owned callback objects */
     int tool_id;                  /* -1 while none is held */
     pyusdt_probeset registered;   /* probes whose callback is registered */
     pyusdt_probeset enabled;      /* probes whose event is enabled */
@@ -75,9 +76,10 @@ local_result(int site_rc)
 }
 
 static PyObject *
-on_PY_START(PyObject *Py_UNUSED(self), PyObject *const *args,
-            Py_ssize_t nargs)
+on_PY_START(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
+            PyObject *Py_UNUSED(kwnames))
 {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     struct site s;
     int rc = -1;
     if (PYUSDT_ACTIVE(PY_START)
@@ -89,9 +91,10 @@ on_PY_START(PyObject *Py_UNUSED(self), PyObject *const *args,
 }
 
 static PyObject *
-on_PY_RESUME(PyObject *Py_UNUSED(self), PyObject *const *args,
-             Py_ssize_t nargs)
+on_PY_RESUME(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
+             PyObject *Py_UNUSED(kwnames))
 {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     struct site s;
     int rc = -1;
     if (PYUSDT_ACTIVE(PY_RESUME)
@@ -103,9 +106,10 @@ on_PY_RESUME(PyObject *Py_UNUSED(self), PyObject *const *args,
 }
 
 static PyObject *
-on_PY_RETURN(PyObject *Py_UNUSED(self), PyObject *const *args,
-             Py_ssize_t nargs)
+on_PY_RETURN(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
+             PyObject *Py_UNUSED(kwnames))
 {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     struct site s;
     int rc = -1;
     if (PYUSDT_ACTIVE(PY_RETURN)
@@ -119,9 +123,10 @@ on_PY_RETURN(PyObject *Py_UNUSED(self), PyObject *const *args,
 }
 
 static PyObject *
-on_PY_YIELD(PyObject *Py_UNUSED(self), PyObject *const *args,
-            Py_ssize_t nargs)
+on_PY_YIELD(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
+            PyObject *Py_UNUSED(kwnames))
 {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     struct site s;
     int rc = -1;
     if (PYUSDT_ACTIVE(PY_YIELD)
@@ -135,11 +140,14 @@ on_PY_YIELD(PyObject *Py_UNUSED(self), PyObject *const *args,
 }
 
 static PyObject *
-on_CALL(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
+on_CALL(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
+        PyObject *Py_UNUSED(kwnames))
 {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     struct site s;
     int rc = -1;
-    if (PYUSDT_ACTIVE(CALL) && (rc = site_from_args(args, nargs, 3, &s)) == 0) {
+    if (PYUSDT_ACTIVE(CALL)
+        && (rc = site_from_args(args, nargs, 3, &s)) == 0) {
         char callable[PYUSDT_VALUE_BUFSIZE];
         pyusdt_render_callable(args[2], callable);
         DTRACE_PROBE6(pyusdt, CALL, s.info->function, s.info->file,
@@ -149,12 +157,15 @@ on_CALL(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *
-on_LINE(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
+on_LINE(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
+        PyObject *Py_UNUSED(kwnames))
 {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     struct site s;
     int rc = -1;
     /* N.B. LINE passes the line number where others pass the offset. */
-    if (PYUSDT_ACTIVE(LINE) && (rc = site_from_args(args, nargs, 2, &s)) == 0) {
+    if (PYUSDT_ACTIVE(LINE)
+        && (rc = site_from_args(args, nargs, 2, &s)) == 0) {
         DTRACE_PROBE4(pyusdt, LINE, s.info->function, s.info->file, s.offset,
                       s.info->code_id);
     }
@@ -166,8 +177,9 @@ on_LINE(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
 #define EXCEPTION_CALLBACK(name)                                            \
     static PyObject *                                                       \
     on_##name(PyObject *Py_UNUSED(self), PyObject *const *args,             \
-              Py_ssize_t nargs)                                             \
+              size_t nargsf, PyObject *Py_UNUSED(kwnames))                  \
     {                                                                       \
+        Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);                      \
         struct site s;                                                      \
         if (PYUSDT_ACTIVE(name) && site_from_args(args, nargs, 3, &s) == 0) { \
             char exc[PYUSDT_VALUE_BUFSIZE];                                 \
@@ -183,17 +195,64 @@ EXCEPTION_CALLBACK(RAISE)
 EXCEPTION_CALLBACK(EXCEPTION_HANDLED)
 #undef EXCEPTION_CALLBACK
 
+/* ---- the callback objects ----------------------------------------------
+ * Each callback is a tiny object that sys.monitoring calls through its own
+ * vectorcall slot.  N.B. not a builtin function: calling one of those
+ * counts a C recursion level (PyCFunction's vectorcall enters the
+ * recursion check), so at the limit CPython would raise RecursionError in
+ * the call of pyusdt's callback instead of in the program's own code, one
+ * level earlier and with another message.  The direct slot skips that
+ * check, and the wrapper's cost. */
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    const char *probe;    /* static */
+} callback_object;
+
+static PyObject *
+callback_repr(PyObject *self)
+{
+    return PyUnicode_FromFormat("<pyusdt callback for %s>",
+                                ((callback_object *)self)->probe);
+}
+
+static PyTypeObject callback_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyusdt.callback",
+    .tp_basicsize = sizeof(callback_object),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(callback_object, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_repr = callback_repr,
+    .tp_doc = "pyusdt's sys.monitoring callback for one probe.",
+};
+
 /* One callback per monitoring probe, in PYUSDT_PROBE_LIST order (the
  * monitoring probes come first). */
-static PyMethodDef callback_defs[] = {
-#define PYUSDT_X(name, event, args)                                         \
-    {"pyusdt_" #name, (PyCFunction)(void (*)(void))on_##name,               \
-     METH_FASTCALL, "pyusdt's sys.monitoring callback for " #name "."},
+static const struct {
+    const char *probe;
+    vectorcallfunc func;
+} callback_defs[] = {
+#define PYUSDT_X(name, event, args) {#name, on_##name},
     PYUSDT_MONITORING_PROBES(PYUSDT_X)
 #undef PYUSDT_X
 };
 
 #define NCALLBACKS ((int)(sizeof(callback_defs) / sizeof(callback_defs[0])))
+
+/* A new callback object for callback_defs[I], or NULL with an exception. */
+static PyObject *
+new_callback(int i)
+{
+    callback_object *cb = PyObject_New(callback_object, &callback_type);
+    if (cb == NULL) {
+        return NULL;
+    }
+    cb->vectorcall = callback_defs[i].func;
+    cb->probe = callback_defs[i].probe;
+    return (PyObject *)cb;
+}
 
 /* ---- enabling ---------------------------------------------------------- */
 
@@ -224,8 +283,11 @@ pyusdt_monitor_init(void)
     if (mon.disable == NULL) {
         goto error;
     }
+    if (PyType_Ready(&callback_type) < 0) {
+        goto error;
+    }
     for (int i = 0; i < NCALLBACKS; i++) {
-        mon.callbacks[i] = PyCFunction_New(&callback_defs[i], NULL);
+        mon.callbacks[i] = new_callback(i);
         if (mon.callbacks[i] == NULL) {
             goto error;
         }

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "gcwatch.h"
@@ -26,7 +28,9 @@ static struct {
      * the thread without it, hence atomic. */
     unsigned int applied;
     pthread_t thread;
-    int running;            /* guarded by the GIL */
+    enum { STOPPED, RUNNING, STOPPING } state;   /* guarded by the GIL */
+    int closed;             /* at exit: never started again; GIL */
+    pid_t tid;              /* the thread's kernel id, set by itself */
     pthread_mutex_t lock;   /* guards stop, with wake */
     pthread_cond_t wake;
     int stop;
@@ -253,6 +257,8 @@ static void *
 poller_main(void *arg)
 {
     (void)arg;
+    __atomic_store_n(&poller.tid, (pid_t)syscall(SYS_gettid),
+                     __ATOMIC_RELEASE);
     pthread_mutex_lock(&poller.lock);
     while (!poller.stop) {
         unsigned int applied = __atomic_load_n(&poller.applied,
@@ -276,7 +282,7 @@ poller_main(void *arg)
 int
 pyusdt_poller_start(void)
 {
-    if (poller.running) {
+    if (poller.state != STOPPED || poller.closed) {
         return 0;
     }
     pthread_condattr_t attr;
@@ -285,6 +291,7 @@ pyusdt_poller_start(void)
     pthread_cond_init(&poller.wake, &attr);
     pthread_condattr_destroy(&attr);
     poller.stop = 0;
+    poller.tid = 0;
 
     /* The thread runs no Python code and needs little stack; blocking every
      * signal keeps them delivered to Python's own threads. */
@@ -298,20 +305,37 @@ pyusdt_poller_start(void)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&tattr);
     if (rc != 0) {
+        pthread_cond_destroy(&poller.wake);
         errno = rc;
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    poller.running = 1;
+    poller.state = RUNNING;
     return 0;
 }
 
-void
-pyusdt_poller_stop(void)
+/* N.B. pthread_join() returns when the kernel clears the thread's id, a
+ * moment before the kernel stops counting the thread in /proc/self/stat,
+ * which is what CPython's "use of fork() may lead to deadlocks" warning
+ * reads: wait (a bounded while) until the thread is gone from there too. */
+static void
+wait_until_reaped(pid_t tid)
 {
-    if (!poller.running) {
+    if (tid <= 0) {
         return;
     }
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/task/%ld", (long)tid);
+    const struct timespec step = {0, 20 * 1000L};
+    for (int i = 0; i < 5000 && access(path, F_OK) == 0; i++) {
+        nanosleep(&step, NULL);
+    }
+}
+
+/* Joins the thread; GIL released meanwhile. */
+static void
+join_thread(void)
+{
     pthread_mutex_lock(&poller.lock);
     poller.stop = 1;
     pthread_cond_signal(&poller.wake);
@@ -319,18 +343,47 @@ pyusdt_poller_stop(void)
     /* The thread may be waiting for the GIL: let it have it. */
     Py_BEGIN_ALLOW_THREADS
     pthread_join(poller.thread, NULL);
+    wait_until_reaped(__atomic_load_n(&poller.tid, __ATOMIC_ACQUIRE));
     Py_END_ALLOW_THREADS
     pthread_cond_destroy(&poller.wake);
-    poller.running = 0;
+}
+
+void
+pyusdt_poller_stop(void)
+{
+    /* N.B. the GIL is released while joining, so another thread may call
+     * this meanwhile (threads forking at once): only the first joins; the
+     * others wait for it, and every caller returns with the thread gone. */
+    while (poller.state != STOPPED) {
+        if (poller.state == RUNNING) {
+            poller.state = STOPPING;
+            join_thread();
+            poller.state = STOPPED;
+        }
+        else {
+            Py_BEGIN_ALLOW_THREADS
+            const struct timespec step = {0, 100 * 1000L};
+            nanosleep(&step, NULL);
+            Py_END_ALLOW_THREADS
+        }
+    }
+}
+
+void
+pyusdt_poller_close(void)
+{
+    poller.closed = 1;
+    pyusdt_poller_stop();
 }
 
 void
 pyusdt_poller_forget(void)
 {
-    /* N.B. the parent stops the thread before fork(), so the lock is free;
-     * re-initialising it covers a fork() that bypassed the hooks. */
+    /* N.B. the thread does not exist in the child; its lock may have been
+     * held at fork() (by a fork() that bypassed the hooks, or one from
+     * another thread while this one was stopping it): made afresh. */
     pthread_mutex_init(&poller.lock, NULL);
-    poller.running = 0;
+    poller.state = STOPPED;
     /* A pending call queued in the parent may not survive into the child. */
     __atomic_store_n(&poller.pending, 0, __ATOMIC_RELAXED);
 }

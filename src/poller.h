@@ -38,8 +38,12 @@ long long pyusdt_wait_attached(long long timeout_ms, long long settle_ms);
 int pyusdt_poller_start(void);
 
 /* Stops and joins the thread, releasing the GIL meanwhile.  GIL held.
- * Does nothing when the thread is not running. */
+ * Does nothing when the thread is not running; safe to call from several
+ * threads at once. */
 void pyusdt_poller_stop(void);
+
+/* Stops the thread for good (at exit): a later start does nothing. */
+void pyusdt_poller_close(void);
 
 /* In a child after fork(): the thread does not exist there. */
 void pyusdt_poller_forget(void);

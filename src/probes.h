@@ -25,16 +25,11 @@
 #define _SDT_HAS_SEMAPHORES 1
 #include <sys/sdt.h>
 
-/* N.B. each probe site is a 5-byte nop instead of sdt.h's 1-byte one:
- * recent x86-64 kernels (6.18 here) turn a uprobe on a 5-byte nop into a
- * call to a trampoline, which costs a traced event about a fifth less than
- * the int3 trap; other kernels trap on it as on the 1-byte nop.  {disp8}
- * keeps the assembler from shortening it to 4 bytes.  bench/floor.c uses
- * the same site, so the benchmark compares like with like. */
-#if defined(__x86_64__)
-#  undef _SDT_NOP
-#  define _SDT_NOP %{disp8%} nopl 0(%%rax,%%rax,1)
-#endif
+/* N.B. each probe site stays sdt.h's 1-byte nop.  Linux 6.18 turns a
+ * uprobe on a 5-byte nop into a call to a per-process trampoline, a fifth
+ * cheaper per traced event, but a fork()ed child does not inherit the
+ * trampoline and dies of SIGSEGV at its first probe (seen on 6.18.44):
+ * never worth it.  tests/e2e/test_reliability_processes.py keeps it so. */
 
 /* Probes fed by the sys.monitoring event of the same name (EVENT is that
  * event's bit, fixed by PEP 669).  The trailing code_id is the integer

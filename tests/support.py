@@ -14,11 +14,16 @@ PYTHON = sys.executable
 # The extension built for this interpreter by `make lib`, by the name a
 # child process maps it under (as pyusdt/_loader.py chooses): ./libpyusdt.so
 # when that is the same file (this is the default interpreter), else the
-# build directory's.  `bpftrace -p` needs that exact name.
-BUILD_LIB = os.path.join(REPO, "build", sys.implementation.cache_tag, "libpyusdt.so")
+# build directory's.  `bpftrace -p` needs that exact name.  `make asan` and
+# `make valgrind` run the tests against their own builds, named by
+# PYUSDT_LIBRARY (relative to REPO, as pyusdt/_loader.py takes it).
+BUILD_LIB = os.path.join(REPO, os.environ.get("PYUSDT_LIBRARY") or os.path.join(
+    "build", sys.implementation.cache_tag, "libpyusdt.so"))
 
 
 def _mapped_lib() -> str:
+    if os.environ.get("PYUSDT_LIBRARY"):
+        return BUILD_LIB
     default = os.path.join(REPO, "libpyusdt.so")
     try:
         return default if os.path.samefile(default, BUILD_LIB) else BUILD_LIB
@@ -32,9 +37,11 @@ TOOL_IDS = (3, 4, 5)
 
 def env(**extra: str) -> dict[str, str]:
     """The environment for a child Python: the repo importable, nothing of
-    pyusdt's configuration inherited unless given in EXTRA."""
+    pyusdt's configuration inherited unless given in EXTRA (but the choice
+    of library, PYUSDT_LIBRARY, is)."""
     result = {k: v for k, v in os.environ.items()
-              if not k.startswith("PYUSDT_") and k != "PYTHONPATH"}
+              if (not k.startswith("PYUSDT_") or k == "PYUSDT_LIBRARY")
+              and k != "PYTHONPATH"}
     result["PYTHONPATH"] = REPO
     result.update(extra)
     return result

@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -327,6 +328,20 @@ def private_pyusdt() -> Iterator[tuple[str, str]]:
         os.makedirs(os.path.dirname(lib))
         shutil.copyfile(support.BUILD_LIB, lib)
         yield root, lib
+
+
+class PrivateCopyCase(unittest.TestCase):
+    """A TestCase whose programs load a private copy of pyusdt
+    (private_pyusdt()), one for the class: cls.root goes on PYTHONPATH,
+    cls.lib is the copy's library.  The tracers a test attaches to cls.lib
+    are the only ones its programs can see."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        private = private_pyusdt()
+        cls.root, cls.lib = private.__enter__()
+        cls.addClassCleanup(private.__exit__, None, None, None)
 
 
 def pyusdt_command(script_args: list[str], wait: bool = False) -> list[str]:

@@ -1,0 +1,329 @@
+"""Helpers for the reliability tests: programs that keep running while
+tracers come and go, counting bpftrace programs, and the checks they share.
+
+Built on tests/e2e/bpf.py.  Every traced program here loads a private copy
+of pyusdt (bpf.private_pyusdt()), so that what it sees attached is exactly
+what the test attached: other tests on the machine attach bpftrace to the
+checkout's library system-wide, which would reach a program loading that.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import json
+import os
+import queue
+import random
+import re
+import subprocess
+import threading
+import time
+from typing import NamedTuple
+
+from tests import support
+from tests.e2e import bpf
+
+#: The probes fed by sys.monitoring, as pyusdt.status().enabled names them.
+MONITORING_PROBES = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL", "LINE",
+                     "PY_UNWIND", "PY_THROW", "RAISE", "EXCEPTION_HANDLED")
+
+#: Generous bound on anything that should take one poll interval (100 ms):
+#: a hang fails the test, a slow machine does not.
+SETTLE = 30.0
+
+
+def counting_program(probes, lib: str, predicate: str | None = None) -> str:
+    """A bpftrace program that only counts: @n[PROBE, pid] per event (cheap
+    enough for startup, imports and busy loops with every probe attached)."""
+    parts = []
+    for probe in probes:
+        pred = "/%s/ " % predicate if predicate else ""
+        parts.append('usdt:%s:pyusdt:%s %s{ @n["%s", pid] = count(); }'
+                     % (lib, probe, pred, probe))
+    return "\n".join(parts) + "\n"
+
+
+_COUNT = re.compile(r"^@n\[(\w+), (\d+)\]: (\d+)$")
+
+
+def counts(lines: list[str]) -> dict[int, collections.Counter]:
+    """pid -> Counter(probe -> events) from a counting program's output."""
+    result: dict[int, collections.Counter] = collections.defaultdict(collections.Counter)
+    for line in lines:
+        match = _COUNT.match(line)
+        if match:
+            result[int(match.group(2))][match.group(1)] += int(match.group(3))
+    return dict(result)
+
+
+def without_counts(lines: list[str]) -> list[str]:
+    """LINES without a counting program's map output (and the blank lines
+    bpftrace prints before it), which bpf.parse_events would otherwise take
+    for the continuation of the last value printed."""
+    return [line for line in lines if line and not _COUNT.match(line)]
+
+
+def events_by_pid(lines: list[str], pids) -> dict[int, list[bpf.Event]]:
+    """The parsed events of each of PIDS (a system-wide trace sees all)."""
+    return {pid: bpf.parse_events(lines, pid) for pid in pids}
+
+
+def wait_mapped(pid: int, lib: str, timeout: float = SETTLE) -> None:
+    """Waits until process PID has LIB mapped; raises if it never does."""
+    real = os.path.realpath(lib)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/maps" % pid) as maps:
+                if real in maps.read():
+                    return
+        except OSError:
+            break
+        time.sleep(0.02)
+    raise RuntimeError("process %d never mapped %s" % (pid, real))
+
+
+class Running:
+    """A target program running in the background under a private pyusdt,
+    its stdout read line by line as it comes, stdin open for commands."""
+
+    def __init__(self, args: list[str], root: str, stdin: bool = False, **env: str):
+        self.proc = subprocess.Popen(
+            [support.PYTHON, *args], cwd=root, env=support.env(PYTHONPATH=root, **env),
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.pid = self.proc.pid
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stdout: list[str] = []
+        self.stderr = ""
+        self._out = threading.Thread(target=self._read_out, daemon=True)
+        self._err = threading.Thread(target=self._read_err, daemon=True)
+        self._out.start()
+        self._err.start()
+
+    def _read_out(self) -> None:
+        for line in self.proc.stdout:
+            self.stdout.append(line)
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def _read_err(self) -> None:
+        self.stderr = self.proc.stderr.read()
+
+    def next_line(self, timeout: float = SETTLE) -> str:
+        """The next line of output; raises if none comes in TIMEOUT."""
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise RuntimeError("no output from pid %d in %g s\n%s"
+                               % (self.pid, timeout, self.describe())) from None
+        if line is None:
+            self.lines.put(None)
+            raise RuntimeError("pid %d ended early\n%s" % (self.pid, self.describe()))
+        return line
+
+    def ask(self, command: str) -> dict:
+        """Sends COMMAND to a reliability_storm.py-like program and returns
+        its JSON answer."""
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.next_line())
+
+    def finish(self, timeout: float = 60) -> int:
+        """Waits for the program to end (killing it after TIMEOUT); its
+        exit status."""
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._out.join(10)
+        self._err.join(10)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.finish()
+
+    def describe(self) -> str:
+        return ("--- program stdout ---\n%s--- program stderr ---\n%s"
+                % ("".join(self.stdout)[-3000:], self.stderr[-3000:]))
+
+
+def wait_until(predicate, what: str, timeout: float = SETTLE, step: float = 0.02):
+    """Polls PREDICATE until it returns something true and returns that;
+    raises naming WHAT after TIMEOUT."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("%s: not within %g s" % (what, timeout))
+        time.sleep(step)
+
+
+def attached(program: str, args: list[str] = ()) -> bpf.Bpftrace:
+    """A bpftrace running PROGRAM, attached."""
+    tracer = bpf.Bpftrace(program, list(args))
+    tracer.wait_attached()
+    return tracer
+
+
+def untraced_run(args: list[str], timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+    """ARGS run by this Python with pyusdt importable and no probe forced."""
+    return support.run_python(args, timeout=timeout, **env)
+
+
+class Ended(NamedTuple):
+    """One finished run of a program."""
+
+    args: list[str]
+    pid: int
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_to_end(args: list[str], root: str, timeout: float = 120, **env: str) -> Ended:
+    """Runs ARGS (for this Python, under the private pyusdt in ROOT) to its
+    end; a run still going after TIMEOUT is killed and reported as hung."""
+    with subprocess.Popen([support.PYTHON, *args], cwd=root,
+                          env=support.env(PYTHONPATH=root, **env),
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            err += "\n[hung: killed after %g s]" % timeout
+            return Ended(args, proc.pid, -999, out, err)
+        return Ended(args, proc.pid, proc.returncode, out, err)
+
+
+def exit_storm(root: str, expected: dict, target: str, runs: int,
+               workers: int = 1, first: int = 0) -> tuple[list[str], list[int]]:
+    """Runs TARGET's modes (EXPECTED: mode -> (status, stdout)) RUNS times
+    in all, WORKERS at a time, cycling through the modes and through
+    loading pyusdt first (python -m pyusdt) or late (numbering runs from
+    FIRST).  Returns the problems found, one line each (a crash, a hang, a
+    wrong status or output, anything unexpected on stderr), and the pids of
+    the runs, for the caller to check that the tracer saw them."""
+    modes = sorted(expected)
+
+    def one(index: int) -> tuple[Ended, str | None]:
+        mode = modes[index % len(modes)]
+        if (index // len(modes)) % 2:
+            args = [target, mode, "late"]
+        else:
+            args = ["-m", "pyusdt", target, mode]
+        run = run_to_end(args, root)
+        status, stdout = expected[mode]
+        stderr_ok = (run.stderr.endswith("RuntimeError: the end\n") if mode == "uncaught"
+                     else run.stderr == "")
+        if (run.returncode, run.stdout) == (status, stdout) and stderr_ok:
+            return run, None
+        return run, ("run %d %s: status %d (want %d), stdout %r (want %r), stderr %r"
+                     % (index, " ".join(args[-2:]), run.returncode, status, run.stdout,
+                        stdout, run.stderr[-500:]))
+
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(one, range(first, first + runs)))
+    return ([problem for _, problem in results if problem],
+            [run.pid for run, _ in results])
+
+
+#: Every probe, for storms to pick sets from.
+ALL_PROBES = bpf.ALL_PROBES
+
+
+class Storm:
+    """An attach/detach storm against reliability_storm.py: CYCLES times,
+    bpftrace -p attaches a different set of probes, pyusdt must enable
+    exactly the attached ones (and nothing once it detaches), every
+    attached probe must deliver events, and the workload must stay right.
+    Memory is measured after WARMUP cycles and at the end."""
+
+    def __init__(self, root: str, lib: str, target: str, cycles: int, seed: int = 669,
+                 warmup: int = 3):
+        self.root = root
+        self.lib = lib
+        self.target = target
+        self.cycles = cycles
+        self.warmup = min(warmup, cycles)
+        self.rng = random.Random(seed)
+        self.log: list[str] = []
+        self.memory: list[dict] = []
+
+    def probe_sets(self):
+        """CYCLES sets: single probes, pairs, larger mixes and, every tenth,
+        all of them."""
+        for cycle in range(self.cycles):
+            if cycle % 10 == 9:
+                yield ALL_PROBES
+            else:
+                size = self.rng.choice((1, 1, 2, 3, 5))
+                yield tuple(sorted(self.rng.sample(ALL_PROBES, size),
+                                   key=ALL_PROBES.index))
+
+    def run(self) -> dict:
+        """Runs the storm; returns what the workload reported at the end
+        ({"steps": N, "wrong": N}).  Raises AssertionError on the first
+        cycle that goes wrong."""
+        program = Running(["-m", "pyusdt", self.target], self.root, stdin=True)
+        try:
+            ready = json.loads(program.next_line())
+            assert ready == {"ready": True}, ready
+            wait_mapped(program.pid, self.lib)
+            for cycle, probes in enumerate(self.probe_sets()):
+                self.cycle(program, cycle, probes)
+                if cycle + 1 == self.warmup:
+                    self.memory.append(program.ask("memory"))
+            self.memory.append(program.ask("memory"))
+            result = program.ask("quit")
+            status = program.finish()
+            assert (status, program.stderr) == (0, ""), program.describe()
+            return result
+        except BaseException:
+            self.log.append(program.describe())
+            raise
+        finally:
+            program.kill()
+
+    def cycle(self, program: Running, cycle: int, probes) -> None:
+        wanted = set(probes)
+        enabled = wanted & set(MONITORING_PROBES)
+        self.log.append("cycle %d: %s" % (cycle, ",".join(probes)))
+        tracer = attached(counting_program(probes, self.lib), ["-p", str(program.pid)])
+        try:
+            def applied():
+                status = program.ask("status")
+                return (set(status["attached"]) == wanted
+                        and set(status["enabled"]) == enabled
+                        and (status["tool_id"] is not None) == bool(enabled)
+                        and status["gc_callback"] == bool(wanted & {"GC_START", "GC_DONE"})
+                        and status)
+            wait_until(applied, "cycle %d: pyusdt enabling exactly %s" % (cycle, probes),
+                       step=0.05)
+            # Enough work with the probes on for each to fire (GC and MARK
+            # come every few hundred steps).
+            steps = program.ask("steps")["steps"]
+            wait_until(lambda: program.ask("steps")["steps"] >= steps + 2000,
+                       "cycle %d: workload progress" % cycle, step=0.05)
+        finally:
+            tracer.stop()
+        seen = counts(tracer.lines).get(program.pid, collections.Counter())
+        silent = [probe for probe in probes if not seen[probe]]
+        assert not silent, "cycle %d: no events from %s (saw %s)\n%s" % (
+            cycle, silent, dict(seen), tracer.stderr_text[-2000:])
+
+        def released():
+            status = program.ask("status")
+            return (status["attached"] == [] and status["enabled"] == []
+                    and status["tool_id"] is None and not status["gc_callback"])
+        wait_until(released, "cycle %d: everything off after detach" % cycle, step=0.05)

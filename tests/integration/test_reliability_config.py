@@ -1,0 +1,195 @@
+"""Bad configuration and awkward environments: malformed environment
+variables, pyusdt loaded again or from odd places, the extension loaded by
+the wrong Python, and interpreter modes (-X dev, -O, debug allocators).
+(tests/integration/test_config.py covers PYUSDT_CHECK_MSEC's values, import
+twice, reload, import from a thread and the subinterpreter ImportError.)"""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import sys
+import unittest
+
+from tests import support
+from tests.integration.reliability_support import ALL, MONITORING_PROBES, PrivateCopy
+
+STATUS = ("import pyusdt; s = pyusdt.status(); "
+          "print(','.join(s.enabled) or '-', s.tool_id, s.check_msec)")
+HOSTILE = support.target("reliability_hostile.py")
+
+
+def run_with_env_bytes(root: str, code: str, **values: bytes) -> subprocess.CompletedProcess:
+    """Runs CODE with pyusdt environment variables given as raw bytes."""
+    env = {os.fsencode(k): os.fsencode(v) for k, v in support.env(PYTHONPATH=root).items()}
+    env.update({os.fsencode(k): v for k, v in values.items()})
+    return subprocess.run([support.PYTHON, "-c", code], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=120)
+
+
+class MalformedEnvironment(PrivateCopy):
+    def test_non_utf8_and_overlong_check_msec_warn_once_and_use_default(self):
+        for value in (b"\xff\xfe", b"1\xff", b"9" * 10000, b"5" + b" " * 5000):
+            with self.subTest(value=value[:12]):
+                run = run_with_env_bytes(self.root, STATUS, PYUSDT_CHECK_MSEC=value)
+                self.assertEqual(run.returncode, 0, run.stderr)
+                self.assertEqual(run.stdout, b"- None 100\n")
+                lines = run.stderr.splitlines()
+                self.assertEqual(len(lines), 1, run.stderr)
+                self.assertLess(len(lines[0]), 300)   # the value is not echoed whole
+
+    def test_unknown_force_names_warn_once_and_attach_the_known_ones(self):
+        for value, enabled in (("bogus", "-"), ("py_start", "-"), (",,,", None),
+                               ("PY_START,bogus", "PY_START"), (" PY_RETURN , ", None),
+                               ("all,bogus", ",".join(MONITORING_PROBES)),
+                               ("X" * 10000, "-")):
+            with self.subTest(value=value[:20]):
+                run = self.run_target(["-c", STATUS], value)
+                self.assertEqual(run.returncode, 0, run.stderr)
+                if enabled is None:       # nothing unknown: silent
+                    self.assertEqual(run.stderr, "")
+                    continue
+                self.assertEqual(run.stdout.split()[0], enabled)
+                lines = run.stderr.splitlines()
+                self.assertEqual(len(lines), 1, run.stderr)
+                self.assertIn("PYUSDT_FORCE", lines[0])
+                self.assertLess(len(lines[0]), 600)
+
+    def test_non_utf8_force_value_warns_once(self):
+        run = run_with_env_bytes(self.root, STATUS, PYUSDT_FORCE=b"PY_START,\xff\xfe")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.stdout, b"PY_START 3 100\n")
+        self.assertEqual(len(run.stderr.splitlines()), 1, run.stderr)
+
+    def test_verbose_values_other_than_empty_and_zero_turn_it_on(self):
+        for value, verbose in (("", False), ("0", False), ("1", True), ("yes", True),
+                               ("\u00e9", True)):
+            with self.subTest(value=value):
+                run = self.run_target(["-c", STATUS], "PY_START", PYUSDT_VERBOSE=value)
+                self.assertEqual(run.returncode, 0, run.stderr)
+                self.assertEqual(bool(run.stderr), verbose, run.stderr)
+
+
+class LoadedAgain(PrivateCopy):
+    def test_extension_dropped_from_sys_modules_and_loaded_again_keeps_one_tool(self):
+        code = ("import os, sys\n"
+                "import pyusdt\n"
+                "first = pyusdt.status()\n"
+                "for name in ('pyusdt', 'pyusdt._loader', 'libpyusdt'):\n"
+                "    del sys.modules[name]\n"
+                "import pyusdt\n"
+                "again = pyusdt.status()\n"
+                "def f(): return 1\n"
+                "f()\n"
+                "print(len(os.listdir('/proc/self/task')), first.tool_id, again.tool_id,\n"
+                "      [sys.monitoring.get_tool(t) for t in (3, 4, 5)])\n")
+        run = self.run_target(["-c", code], ALL)
+        self.assertEqual((run.returncode, run.stderr), (0, ""))
+        self.assertEqual(run.stdout, "2 3 3 ['pyusdt', None, None]\n")
+
+    def test_subinterpreter_refusal_leaves_the_main_interpreter_able_to_load_it(self):
+        code = """
+try:
+    import _interpreters as interpreters
+except ImportError:
+    import _xxsubinterpreters as interpreters
+interp = interpreters.create()
+try:
+    interpreters.run_string(interp, '''
+try:
+    import pyusdt
+    print("loaded in a subinterpreter")
+except ImportError as exc:
+    print("refused:", "subinterpreter" in str(exc).lower())
+''')
+finally:
+    interpreters.destroy(interp)
+import pyusdt
+print("main", pyusdt.status().tool_id)
+"""
+        run = self.run_target(["-c", code], ALL)
+        self.assertEqual((run.returncode, run.stderr), (0, ""), run.stderr)
+        self.assertEqual(run.stdout, "refused: True\nmain 3\n")
+
+    def test_legacy_shared_gil_subinterpreter_is_refused_too(self):
+        code = """
+try:
+    import _interpreters as interpreters
+    interp = interpreters.create("legacy")
+except ImportError:
+    import _xxsubinterpreters as interpreters
+    interp = interpreters.create(isolated=False)
+import pyusdt
+try:
+    interpreters.run_string(interp, '''
+try:
+    import pyusdt
+    print("loaded in a subinterpreter")
+except ImportError as exc:
+    print("refused:", "interpreter" in str(exc).lower())
+''')
+finally:
+    interpreters.destroy(interp)
+"""
+        run = self.run_target(["-c", code], ALL)
+        self.assertEqual((run.returncode, run.stderr), (0, ""), run.stderr)
+        self.assertEqual(run.stdout, "refused: True\n")
+
+
+class WrongPython(unittest.TestCase):
+    """libpyusdt.so built for another CPython minor version, loaded through
+    importlib as pyusdt's loader does: a clear ImportError, not a crash."""
+
+    LOAD = """
+import importlib.machinery, importlib.util, sys
+path = sys.argv[1]
+loader = importlib.machinery.ExtensionFileLoader("libpyusdt", path)
+spec = importlib.util.spec_from_file_location("libpyusdt", path, loader=loader)
+try:
+    loader.exec_module(importlib.util.module_from_spec(spec))
+    print("loaded")
+except ImportError as exc:
+    print("ImportError:", exc)
+"""
+
+    def other_builds(self) -> list[str]:
+        mine = sys.implementation.cache_tag
+        builds = [path for path in glob.glob(os.path.join(support.REPO, "build", "cpython-*",
+                                                          "libpyusdt.so"))
+                  if os.path.basename(os.path.dirname(path)) != mine]
+        if not builds:
+            self.skipTest("no build for another Python version (make lib PYTHON=...)")
+        return builds
+
+    def test_build_for_another_version_is_refused_naming_both_versions(self):
+        here = "%d.%d" % sys.version_info[:2]
+        for path in self.other_builds():
+            tag = os.path.basename(os.path.dirname(path))
+            digits = tag.split("-")[1]                            # cpython-313
+            theirs = "%s.%s" % (digits[0], digits[1:])
+            with self.subTest(build=tag):
+                run = support.run_python(["-c", self.LOAD, path])
+                self.assertEqual(run.returncode, 0, run.stderr)
+                self.assertTrue(run.stdout.startswith("ImportError:"), run.stdout)
+                self.assertIn("built for Python %s" % theirs, run.stdout)
+                self.assertIn(here, run.stdout)
+
+
+class InterpreterModes(PrivateCopy):
+    def test_dev_mode_and_debug_allocators_see_no_misuse_with_every_probe(self):
+        # -X dev turns on the debug memory hooks (buffer under- and overruns,
+        # API misuse detected on free) and shows every warning.
+        untraced = self.run_target(["-X", "dev", "-m", "pyusdt", HOSTILE])
+        traced = self.run_target(["-X", "dev", "-m", "pyusdt", HOSTILE], ALL)
+        self.assertEqual(untraced.returncode, 0, untraced.stderr)
+        self.assertSameRun(untraced, traced, "-X dev")
+
+    def test_optimized_mode_without_docstrings_works(self):
+        run = self.run_target(["-OO", "-c", STATUS + "; print(pyusdt.PROBES[0][0])"], ALL)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.stdout.splitlines()[1], "PY_START")
+
+
+if __name__ == "__main__":
+    unittest.main()
