@@ -55,6 +55,12 @@ ERROR_BEGIN, ERROR_END = "PYUSDT-VALGRIND-ERROR-BEGIN", "PYUSDT-VALGRIND-ERROR-E
 SUITES = ("unit", "integration", "e2e")
 DEFAULT_SUITES = {"asan": SUITES, "valgrind": ("unit", "integration")}
 SKIP_MODULES = ("test_packaging", "test_installed")
+#: Left out of the ASan run: clang 14's ASan allocator (Debian 12's) is not
+#: fork-safe, so a child forked while another thread holds its lock hangs
+#: in its first malloc (seen: 2 runs in 12 of 16 threads forking at once,
+#: the child stuck in ASan's malloc; with PYTHONMALLOC=malloc CPython's own
+#: allocations go there too).  glibc's malloc, in every real build, is.
+ASAN_SKIP = ("test_threads_forking_at_once_neither_deadlock_nor_crash",)
 #: What valgrind runs unless told otherwise (-k): every Python process
 #: under valgrind costs seconds to start and runs some fifty times slower,
 #: and busy threads handing the GIL to one another crawl under its one big
@@ -221,8 +227,11 @@ def run_tests(args: argparse.Namespace, suites: list[str]) -> unittest.TestResul
         found = loader.discover(os.path.join(REPO, "tests", name), pattern="test_*.py",
                                 top_level_dir=REPO)
         for test in iterate(found):
-            if test.__class__.__module__.rsplit(".", 1)[-1] not in SKIP_MODULES:
-                suite.addTest(test)
+            if test.__class__.__module__.rsplit(".", 1)[-1] in SKIP_MODULES:
+                continue
+            if args.mode == "asan" and test._testMethodName in ASAN_SKIP:
+                continue
+            suite.addTest(test)
     print("Python %s, %s build %s: %d tests"
           % (sys.version.split()[0], args.mode, args.library, suite.countTestCases()),
           flush=True)
