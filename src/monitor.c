@@ -39,14 +39,14 @@ struct site {
     int offset;
 };
 
-/* Fills SITE from a callback's (code, offset, ...) arguments.  0, 1 when
- * the code is pyusdt's own, -1 when the arguments are not what
- * sys.monitoring passes. */
+/* Fills SITE from a callback's (code, offset, ...) arguments, counted by
+ * NARGSF as vectorcall passes it.  0, 1 when the code is pyusdt's own, -1
+ * when the arguments are not what sys.monitoring passes. */
 static inline int
-site_from_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t need,
+site_from_args(PyObject *const *args, size_t nargsf, Py_ssize_t need,
                struct site *site)
 {
-    if (nargs < need || !PyCode_Check(args[0])) {
+    if (PyVectorcall_NARGS(nargsf) < need || !PyCode_Check(args[0])) {
         return -1;
     }
     site->code = (PyCodeObject *)args[0];
@@ -79,11 +79,10 @@ static PyObject *
 on_PY_START(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
             PyObject *Py_UNUSED(kwnames))
 {
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     struct site s;
     int rc = -1;
     if (PYUSDT_ACTIVE(PY_START)
-        && (rc = site_from_args(args, nargs, 2, &s)) == 0) {
+        && (rc = site_from_args(args, nargsf, 2, &s)) == 0) {
         DTRACE_PROBE5(pyusdt, PY_START, s.info->function, s.info->file,
                       s.info->firstline, s.offset, s.info->code_id);
     }
@@ -94,11 +93,10 @@ static PyObject *
 on_PY_RESUME(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
              PyObject *Py_UNUSED(kwnames))
 {
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     struct site s;
     int rc = -1;
     if (PYUSDT_ACTIVE(PY_RESUME)
-        && (rc = site_from_args(args, nargs, 2, &s)) == 0) {
+        && (rc = site_from_args(args, nargsf, 2, &s)) == 0) {
         DTRACE_PROBE5(pyusdt, PY_RESUME, s.info->function, s.info->file,
                       site_line(&s), s.offset, s.info->code_id);
     }
@@ -109,11 +107,10 @@ static PyObject *
 on_PY_RETURN(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
              PyObject *Py_UNUSED(kwnames))
 {
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     struct site s;
     int rc = -1;
     if (PYUSDT_ACTIVE(PY_RETURN)
-        && (rc = site_from_args(args, nargs, 3, &s)) == 0) {
+        && (rc = site_from_args(args, nargsf, 3, &s)) == 0) {
         char buf[PYUSDT_VALUE_BUFSIZE];
         const char *value = pyusdt_render_value(args[2], buf);
         DTRACE_PROBE6(pyusdt, PY_RETURN, s.info->function, s.info->file,
@@ -126,11 +123,10 @@ static PyObject *
 on_PY_YIELD(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
             PyObject *Py_UNUSED(kwnames))
 {
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     struct site s;
     int rc = -1;
     if (PYUSDT_ACTIVE(PY_YIELD)
-        && (rc = site_from_args(args, nargs, 3, &s)) == 0) {
+        && (rc = site_from_args(args, nargsf, 3, &s)) == 0) {
         char buf[PYUSDT_VALUE_BUFSIZE];
         const char *value = pyusdt_render_value(args[2], buf);
         DTRACE_PROBE6(pyusdt, PY_YIELD, s.info->function, s.info->file,
@@ -143,11 +139,10 @@ static PyObject *
 on_CALL(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
         PyObject *Py_UNUSED(kwnames))
 {
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     struct site s;
     int rc = -1;
     if (PYUSDT_ACTIVE(CALL)
-        && (rc = site_from_args(args, nargs, 3, &s)) == 0) {
+        && (rc = site_from_args(args, nargsf, 3, &s)) == 0) {
         char callable[PYUSDT_VALUE_BUFSIZE];
         pyusdt_render_callable(args[2], callable);
         DTRACE_PROBE6(pyusdt, CALL, s.info->function, s.info->file,
@@ -160,12 +155,11 @@ static PyObject *
 on_LINE(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
         PyObject *Py_UNUSED(kwnames))
 {
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     struct site s;
     int rc = -1;
     /* N.B. LINE passes the line number where others pass the offset. */
     if (PYUSDT_ACTIVE(LINE)
-        && (rc = site_from_args(args, nargs, 2, &s)) == 0) {
+        && (rc = site_from_args(args, nargsf, 2, &s)) == 0) {
         DTRACE_PROBE4(pyusdt, LINE, s.info->function, s.info->file, s.offset,
                       s.info->code_id);
     }
@@ -179,9 +173,9 @@ on_LINE(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
     on_##name(PyObject *Py_UNUSED(self), PyObject *const *args,             \
               size_t nargsf, PyObject *Py_UNUSED(kwnames))                  \
     {                                                                       \
-        Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);                      \
         struct site s;                                                      \
-        if (PYUSDT_ACTIVE(name) && site_from_args(args, nargs, 3, &s) == 0) { \
+        if (PYUSDT_ACTIVE(name)                                             \
+            && site_from_args(args, nargsf, 3, &s) == 0) {                  \
             char exc[PYUSDT_VALUE_BUFSIZE];                                 \
             pyusdt_render_exception(args[2], exc);                          \
             DTRACE_PROBE6(pyusdt, name, s.info->function, s.info->file,     \
