@@ -243,12 +243,21 @@ def bpftrace_env() -> dict[str, str]:
     return env
 
 
+#: Printed by the BEGIN probe every Bpftrace adds to its program.  bpftrace
+#: fires BEGIN once all the program's probes are attached; "Attaching N
+#: probes..." comes before it attaches them, one by one, which on a busy
+#: machine can take seconds.
+ATTACHED_MARK = "PYUSDT-TEST-ATTACHED"
+_ATTACHED_PROBE = '\nBEGIN { printf("%s\\n"); }\n' % ATTACHED_MARK
+
+
 class Bpftrace:
-    """One bpftrace process, its output collected by a reader thread."""
+    """One bpftrace process, its output collected by a reader thread.  Its
+    program must not have a BEGIN probe of its own."""
 
     def __init__(self, program: str, args: list[str] = ()):
         self.program = program
-        self.proc = subprocess.Popen([BPFTRACE, *args, "-e", program],
+        self.proc = subprocess.Popen([BPFTRACE, *args, "-e", program + _ATTACHED_PROBE],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=bpftrace_env(),
                                      start_new_session=True)
@@ -256,6 +265,8 @@ class Bpftrace:
         self.stderr_text = ""
         self.attached = threading.Event()
         self.last_line_at = time.monotonic()
+        self.killed = False   # stop() had to SIGKILL it
+        self.stop_seconds = 0.0
         self._out = threading.Thread(target=self._read_stdout, daemon=True)
         self._err = threading.Thread(target=self._read_stderr, daemon=True)
         self._out.start()
@@ -264,8 +275,9 @@ class Bpftrace:
     def _read_stdout(self) -> None:
         for line in self.proc.stdout:
             line = line.rstrip("\n")
-            if line.startswith("Attaching"):
+            if line == ATTACHED_MARK:
                 self.attached.set()
+                continue
             self.lines.append(line)
             self.last_line_at = time.monotonic()
         self.attached.set()   # wake waiters if bpftrace died
@@ -279,9 +291,6 @@ class Bpftrace:
             self.stop()
             raise RuntimeError("bpftrace did not attach:\n%s\n%s\nprogram:\n%s"
                                % ("\n".join(self.lines), self.stderr_text, self.program))
-        # "Attaching N probes..." is printed just before the probes are
-        # attached; give the kernel a moment to finish.
-        time.sleep(0.3)
 
     def drain(self, quiet: float = 0.5, limit: float = 10) -> None:
         """Waits until no output arrived for QUIET seconds."""
@@ -292,15 +301,27 @@ class Bpftrace:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        started = time.monotonic()
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
+                self.killed = True
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self._out.join(10)
         self._err.join(10)
+        self.stop_seconds = time.monotonic() - started
+
+    def ending(self) -> str:
+        """How bpftrace ended, for failure messages."""
+        killed = " (killed: SIGINT did not stop it)" if self.killed else ""
+        return ("bpftrace exit status %s%s, stopped in %.1f s, %d output lines, reader %s; "
+                "stderr:\n%s"
+                % (self.proc.returncode, killed, self.stop_seconds, len(self.lines),
+                   "still reading" if self._out.is_alive() else "done",
+                   self.stderr_text[-2000:]))
 
     def trace(self, pid: int | None, stdout: str, stderr: str, returncode: int) -> Trace:
         """The finished trace of process PID.  Raises if bpftrace lost

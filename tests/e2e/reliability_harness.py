@@ -319,8 +319,8 @@ class Storm:
             tracer.stop()
         seen = counts(tracer.lines).get(program.pid, collections.Counter())
         silent = [probe for probe in probes if not seen[probe]]
-        assert not silent, "cycle %d: no events from %s (saw %s)\n%s" % (
-            cycle, silent, dict(seen), tracer.stderr_text[-2000:])
+        assert not silent, "cycle %d: no events from %s (saw %s)\n%s\n%s" % (
+            cycle, silent, dict(seen), tracer.ending(), "\n".join(tracer.lines[-30:]))
 
         def released():
             status = program.ask("status")
