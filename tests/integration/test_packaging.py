@@ -167,7 +167,7 @@ class Wheel(InstalledTest):
         self.assertIn("\nVersion: %s\n" % repo_version(), metadata)
         self.assertIn("\nRequires-Python: >=3.12\n", metadata)
 
-    def test_extension_is_compiled_and_linked_with_the_makefiles_flags(self) -> None:
+    def test_extension_is_built_with_the_makefiles_flags_but_warnings_do_not_fail_it(self) -> None:
         cflags, ldflags = makefile_flags()
         compiles = [shlex.split(line) for line in self.inst.log.splitlines()
                     if re.search(r"\s-c\s+\S*src/\w+\.c\b", line)]
@@ -175,7 +175,10 @@ class Wheel(InstalledTest):
         include = sysconfig.get_paths()["include"]
         for command in compiles:
             for flag in cflags:
-                self.assertIn(flag, command, " ".join(command))
+                if flag != "-Werror":
+                    self.assertIn(flag, command, " ".join(command))
+            # Warnings must not fail a user's install (setup.py).
+            self.assertNotIn("-Werror", command)
             self.assertIn("-I" + include, command)
             # Python's own -O3 comes first; the Makefile's level must win.
             levels = [arg for arg in command if re.fullmatch(r"-O\w*", arg)]

@@ -71,6 +71,30 @@ class MalformedEnvironment(PrivateCopy):
                 self.assertEqual(bool(run.stderr), verbose, run.stderr)
 
 
+#: Imports pyusdt in a new subinterpreter; it prints "refused: True" when
+#: the ImportError names the reason.
+SUBINTERPRETER = """
+try:
+    import _interpreters as interpreters
+    interp = interpreters.create(%(config)s)
+except ImportError:
+    import _xxsubinterpreters as interpreters
+    interp = interpreters.create(isolated=%(isolated)s)
+%(before)s
+try:
+    interpreters.run_string(interp, '''
+try:
+    import pyusdt
+    print("loaded in a subinterpreter")
+except ImportError as exc:
+    print("refused:", "interpreter" in str(exc).lower())
+''')
+finally:
+    interpreters.destroy(interp)
+%(after)s
+"""
+
+
 class LoadedAgain(PrivateCopy):
     def test_extension_dropped_from_sys_modules_and_loaded_again_keeps_one_tool(self):
         code = ("import os, sys\n"
@@ -88,51 +112,24 @@ class LoadedAgain(PrivateCopy):
         self.assertEqual((run.returncode, run.stderr), (0, ""))
         self.assertEqual(run.stdout, "2 3 3 ['pyusdt', None, None]\n")
 
+    def import_in_subinterpreter(self, config: str, isolated: bool, before: str = "",
+                                 after: str = "") -> subprocess.CompletedProcess:
+        """Runs a program that imports pyusdt in a subinterpreter made with
+        CONFIG (3.13's _interpreters) or ISOLATED (3.12's
+        _xxsubinterpreters), with BEFORE and AFTER run in the main
+        interpreter around it.  The subinterpreter prints what happened."""
+        code = SUBINTERPRETER % {"config": config, "isolated": isolated,
+                                 "before": before, "after": after}
+        return self.run_target(["-c", code], ALL)
+
     def test_subinterpreter_refusal_leaves_the_main_interpreter_able_to_load_it(self):
-        code = """
-try:
-    import _interpreters as interpreters
-except ImportError:
-    import _xxsubinterpreters as interpreters
-interp = interpreters.create()
-try:
-    interpreters.run_string(interp, '''
-try:
-    import pyusdt
-    print("loaded in a subinterpreter")
-except ImportError as exc:
-    print("refused:", "subinterpreter" in str(exc).lower())
-''')
-finally:
-    interpreters.destroy(interp)
-import pyusdt
-print("main", pyusdt.status().tool_id)
-"""
-        run = self.run_target(["-c", code], ALL)
+        run = self.import_in_subinterpreter(
+            "", True, after='import pyusdt\nprint("main", pyusdt.status().tool_id)')
         self.assertEqual((run.returncode, run.stderr), (0, ""), run.stderr)
         self.assertEqual(run.stdout, "refused: True\nmain 3\n")
 
     def test_legacy_shared_gil_subinterpreter_is_refused_too(self):
-        code = """
-try:
-    import _interpreters as interpreters
-    interp = interpreters.create("legacy")
-except ImportError:
-    import _xxsubinterpreters as interpreters
-    interp = interpreters.create(isolated=False)
-import pyusdt
-try:
-    interpreters.run_string(interp, '''
-try:
-    import pyusdt
-    print("loaded in a subinterpreter")
-except ImportError as exc:
-    print("refused:", "interpreter" in str(exc).lower())
-''')
-finally:
-    interpreters.destroy(interp)
-"""
-        run = self.run_target(["-c", code], ALL)
+        run = self.import_in_subinterpreter('"legacy"', False, before="import pyusdt")
         self.assertEqual((run.returncode, run.stderr), (0, ""), run.stderr)
         self.assertEqual(run.stdout, "refused: True\n")
 

@@ -57,19 +57,21 @@ class OtherTools(PrivateCopy):
     def test_program_taking_every_free_tool_id_after_pyusdt_works(self):
         self.check("every-tool-id")
 
-    def test_cprofile_running_the_pyusdt_cli_reports_the_programs_calls(self):
-        args = ["-m", "cProfile", "-s", "ncalls", "-m", "pyusdt", TOOLS, "settrace"]
+    def assert_profile_counts_fib(self, args: list[str]) -> None:
+        """ARGS runs cProfile on TOOLS' workload: untraced and with every
+        probe forced, its report counts fib's 287 calls."""
         untraced, traced = self.run_both(args)
         for run in (untraced, traced):
             self.assertEqual(run.returncode, 0, run.stderr)
             self.assertRegex(run.stdout, r"(?m)^ +287/1 .*\(fib\)$")
 
+    def test_cprofile_running_the_pyusdt_cli_reports_the_programs_calls(self):
+        self.assert_profile_counts_fib(
+            ["-m", "cProfile", "-s", "ncalls", "-m", "pyusdt", TOOLS, "settrace"])
+
     def test_pyusdt_cli_running_cprofile_reports_the_programs_calls(self):
-        args = ["-m", "pyusdt", "-m", "cProfile", "-s", "ncalls", TOOLS, "settrace"]
-        untraced, traced = self.run_both(args)
-        for run in (untraced, traced):
-            self.assertEqual(run.returncode, 0, run.stderr)
-            self.assertRegex(run.stdout, r"(?m)^ +287/1 .*\(fib\)$")
+        self.assert_profile_counts_fib(
+            ["-m", "pyusdt", "-m", "cProfile", "-s", "ncalls", TOOLS, "settrace"])
 
 
 class NoFreeToolId(PrivateCopy):

@@ -48,10 +48,17 @@ QUICK_MODULES = ("test_generators", "test_exceptions", "test_contextlib", "test_
 TRACED_MODULES = ("test_generators", "test_coroutines", "test_contextlib",
                   "test_exceptions", "test_threading")
 PROFILE_MODULES = ("test_profile", "test_cprofile", "test_sys_setprofile")
-ALL_BUT_CALL = ",".join(p for p in bpf.ALL_PROBES if p != "CALL")
 PDB_MODULES = ("test_pdb",)
-SHIFTING_PDB = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "LINE")
-PDB_PROBES = ",".join(p for p in bpf.ALL_PROBES if p not in SHIFTING_PDB)
+
+
+def every_probe_but(*left_out: str) -> str:
+    """A PYUSDT_FORCE value: every probe except LEFT_OUT."""
+    return ",".join(p for p in bpf.ALL_PROBES if p not in left_out)
+
+
+ALL_BUT_CALL = every_probe_but("CALL")
+#: pdb.set_trace() stops a line later on 3.13 while any tool watches these.
+PDB_PROBES = every_probe_but("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "LINE")
 TIMEOUT = 1800
 
 
