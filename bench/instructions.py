@@ -6,7 +6,8 @@ Each case runs its workload at two sizes; the difference in instructions
 executed, divided by the difference in calls, is what one call costs, with
 start-up cancelled out.  Minus the same for plain python, per event.  And
 untraced: fib's instructions per call under python -m pyusdt over plain
-python's, which must be 1 exactly (nothing runs per call without a tracer).
+python's, which must be 1 exactly (nothing runs per call without a tracer).  And
+what start-up costs: python -c pass against python -m pyusdt -c pass.
 One hash seed (child_env) and a poller that never wakes keep runs
 deterministic.
 """
@@ -73,6 +74,10 @@ def run(ctx: Context, target: Target) -> dict:
     plain["fib"] = plain.get("fib") or _per_call(py, "fib", None, None, target.armed[0])
     armed = _per_call(py, "fib", None, None, target.armed[0], armed=True)
     result["untraced ratio, fib"] = round(armed / plain["fib"], 5)
+    env = child_env(target.armed[0], PYUSDT_CHECK_MSEC="60000")
+    result["start-up instructions"] = {
+        "python -c pass": _instructions([py, "-c", "pass"], env),
+        "python -m pyusdt -c pass": _instructions([py, "-m", "pyusdt", "-c", "pass"], env)}
     for label, workload, force, floor, per_call, _ in cases:
         extra = _per_call(py, workload, force, floor, target.armed[0]) - plain[workload]
         result[label] = round(extra / per_call, 1)

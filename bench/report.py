@@ -36,6 +36,15 @@ def _cell(section: object, *keys: str, fmt: str = "%s", mark: bool = True) -> st
     return _mark(entry, text) if mark else text
 
 
+def _startup_instructions(python: dict) -> str:
+    section = python.get("instructions")
+    counts = section.get("start-up instructions") if isinstance(section, dict) else None
+    if not counts:
+        return _cell(section, "start-up instructions")
+    return "%.1f / %.1f" % (counts["python -c pass"] / 1e6,
+                            counts["python -m pyusdt -c pass"] / 1e6)
+
+
 def table(results: dict) -> str:
     pythons = results["pythons"]
     versions = list(pythons)
@@ -52,6 +61,8 @@ def table(results: dict) -> str:
     row("untraced: start-up ms, plain / pyusdt", "",
         lambda p: "%s / %s" % (_cell(p.get("untraced"), "startup_ms", "plain", fmt="%.1f"),
                                _cell(p.get("untraced"), "startup_ms", "pyusdt", fmt="%.1f")))
+    row("untraced: start-up, million instructions, plain / pyusdt (valgrind)", "",
+        _startup_instructions)
     for label, _, _, _, _, target in CASES:
         row("forced: %s, ns/event" % label, "≤ %d on 3.12" % target if target else "",
             lambda p, l=label: _cell(p.get("inprocess"), l, "ns", fmt="%.1f"))

@@ -253,9 +253,15 @@ def _run_code_string(program: Program) -> int:
     namespace = _reset_main(importlib.machinery.BuiltinImporter)
 
     def run_code() -> None:
-        code = _compile(program.source, "<string>")
+        try:
+            program.source.encode("utf-8")
+        except UnicodeEncodeError:
+            # An undecodable byte in the command (a surrogate escape).
+            print("Unable to decode the command from the command line:",
+                  file=sys.stderr, flush=True)
+            raise
         _register_command_source(program.source)
-        _exec_at_bottom(code, namespace)
+        _run_source_at_bottom(program.source, "<string>", namespace)
 
     _run_as_program(run_code)
     return 0
@@ -277,7 +283,7 @@ def _run_stdin(program: Program) -> int:
     # N.B. python leaves __loader__ alone for <stdin>: BuiltinImporter.
     namespace = _reset_main(importlib.machinery.BuiltinImporter, "<stdin>")
     source = sys.stdin.buffer.read()
-    _run_file_code(namespace, lambda: _compile(source, "<stdin>"))
+    _run_file_code(namespace, lambda: _run_source_at_bottom(source, "<stdin>", namespace))
     return 0
 
 
@@ -306,26 +312,27 @@ def _run_script(program: Program) -> int:
     if _is_pyc(filename, data):
         loader: object = importlib.machinery.SourcelessFileLoader("__main__", filename)
         namespace = _reset_main(loader, filename)
-        _run_file_code(namespace, lambda: _pyc_code(data))
+        _run_file_code(namespace, lambda: _exec_at_bottom(_pyc_code(data), namespace))
     else:
         loader = importlib.machinery.SourceFileLoader("__main__", filename)
         namespace = _reset_main(loader, filename)
-        _run_file_code(namespace, lambda: _compile(data, filename))
+        _run_file_code(namespace, lambda: _run_source_at_bottom(data, filename, namespace))
     return 0
 
 
 def _run_file_code(namespace: dict[str, object],
-                   get_code: Callable[[], CodeType]) -> None:
-    """Runs the code GET_CODE makes in NAMESPACE as _PyRun_SimpleFileObject()
-    does: flushing stdio after it, and dropping __file__ and __cached__ once
-    it is over (unless it ended with SystemExit)."""
+                   run_program: Callable[[], object]) -> None:
+    """Calls RUN_PROGRAM, which runs a program in NAMESPACE, as
+    _PyRun_SimpleFileObject() runs a file: flushing stdio after it, and
+    dropping __file__ and __cached__ once it is over (unless it ended with
+    SystemExit)."""
     def forget_file() -> None:
         namespace.pop("__file__", None)
         namespace.pop("__cached__", None)
 
     def run_code() -> None:
         try:
-            _exec_at_bottom(get_code(), namespace)
+            run_program()
         finally:
             _flush_io()
 
@@ -340,10 +347,13 @@ _at_bottom = pyusdt._lib._call_at_bottom
 _exec_at_bottom = pyusdt._lib._exec_at_bottom
 
 
-def _compile(source: str | bytes, filename: str) -> CodeType:
-    """Compiles a whole program as python does: bytes honour PEP 263 coding
-    cookies and BOMs; none of pyusdt's __future__ flags leak in."""
-    return compile(source, filename, "exec", dont_inherit=True)
+#: Runs a program's source as python does, from the bottom of the stack:
+#: bytes as a file's contents (PEP 263 coding cookies, BOMs, and the errors
+#: python reports for them), a str as -c's command; none of pyusdt's
+#: __future__ flags leak in.  N.B. not compile() and exec(): compile()'s
+#: first call builds the ast module's types, which cost more than all the
+#: rest of the runner's start-up.
+_run_source_at_bottom = pyusdt._lib._run_source_at_bottom
 
 
 def _is_pyc(filename: str, data: bytes) -> bool:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib.machinery
-import importlib.util
 import os
 import sys
-from types import ModuleType
+
+# N.B. neither importlib.util nor types: every process that imports pyusdt
+# would pay for them (~1 ms); importlib.machinery is frozen in.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
 
 _EXT_NAME = "libpyusdt"
 
@@ -53,10 +57,14 @@ def load() -> ModuleType:
     for path in _candidates():
         if os.path.exists(path):
             loader = importlib.machinery.ExtensionFileLoader(_EXT_NAME, path)
-            spec = importlib.util.spec_from_file_location(
-                _EXT_NAME, path, loader=loader)
-            assert spec is not None
-            module = importlib.util.module_from_spec(spec)
+            spec = importlib.machinery.ModuleSpec(_EXT_NAME, loader, origin=path)
+            spec.has_location = True
+            module = loader.create_module(spec)
+            # What importlib.util.module_from_spec() would set.
+            module.__spec__ = spec
+            module.__loader__ = loader
+            module.__package__ = ""
+            module.__file__ = path
             sys.modules[_EXT_NAME] = module
             try:
                 loader.exec_module(module)

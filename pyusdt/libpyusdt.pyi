@@ -59,6 +59,12 @@ def _exec_at_bottom(code: CodeType, globals: dict[str, object], /) -> object:
     """Runs CODE in GLOBALS as python runs a script, the caller's frames
     not counted against the recursion limits."""
 
+def _run_source_at_bottom(source: bytes | str, filename: str,
+                          globals: dict[str, object], /) -> object:
+    """Runs a program in GLOBALS as python runs it, the caller's frames not
+    counted against the recursion limits: SOURCE bytes as the contents of
+    the file FILENAME, a str as -c's command."""
+
 def _shutdown() -> None:
     """Stops the poller thread (run at exit)."""
 

@@ -229,6 +229,18 @@ exec_at_bottom(PyObject *Py_UNUSED(module), PyObject *const *args,
 }
 
 static PyObject *
+run_source_at_bottom(PyObject *Py_UNUSED(module), PyObject *const *args,
+                     Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_run_source_at_bottom() takes a source, a filename and a dict");
+        return NULL;
+    }
+    return pyusdt_run_source_at_bottom(args[0], args[1], args[2]);
+}
+
+static PyObject *
 shutdown(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
     pyusdt_poller_close();
@@ -301,6 +313,12 @@ static PyMethodDef module_methods[] = {
      "_exec_at_bottom(code, globals)\n\nRuns CODE in GLOBALS as python runs "
      "a script, the caller's\nframes not counted against the recursion "
      "limits."},
+    {"_run_source_at_bottom", (PyCFunction)(void (*)(void))run_source_at_bottom,
+     METH_FASTCALL,
+     "_run_source_at_bottom(source, filename, globals)\n\nRuns a program "
+     "in GLOBALS as python runs it, the caller's frames\nnot counted against "
+     "the recursion limits: SOURCE bytes as the\ncontents of the file "
+     "FILENAME, a str as -c's command."},
     {"_shutdown", shutdown, METH_NOARGS,
      "Stops the poller thread (run at exit)."},
     {"_before_fork", before_fork, METH_NOARGS, NULL},

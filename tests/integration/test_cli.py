@@ -109,6 +109,17 @@ class CliTest(NoToolLeftBehind):
         plain = self.assertSameAsPython([script])
         self.assertEqual(plain.stdout, "'caf\\xe9'\n")
 
+    def test_byte_order_marks_and_bad_coding_cookies_are_handled_like_python(self) -> None:
+        script = os.path.join(self.scratch_dir(), "cli_bom.py")
+        for text in (b"\xef\xbb\xbfprint(ascii('caf\xc3\xa9'))\n",
+                     b"\xef\xbb\xbf# coding: utf-8\nprint(ascii('caf\xc3\xa9'))\n",
+                     b"\xef\xbb\xbf# coding: latin-1\nprint(1)\n",
+                     b"# coding: no-such-codec\nprint(1)\n"):
+            with self.subTest(text=text):
+                with open(script, "wb") as out:
+                    out.write(text)
+                self.assertSameAsPython([script])
+
     def test_compiled_script_runs_like_python(self) -> None:
         pyc = os.path.join(self.scratch_dir(), "cli_compiled.pyc")
         py_compile.compile(target("cli_exit.py"), cfile=pyc, doraise=True)
@@ -139,6 +150,23 @@ class CliTest(NoToolLeftBehind):
             with self.subTest(args=args):
                 plain = self.assertSameAsPython(args, cwd=scratch)
                 self.assertIn("SyntaxError", plain.stderr)
+
+    def test_null_byte_in_source_error_matches_python(self) -> None:
+        script = os.path.join(self.scratch_dir(), "cli_null.py")
+        source = "x = 1\nprint('never')\0 + 2\n"
+        with open(script, "w") as out:
+            out.write(source)
+        for args, stdin in (([script], None), (["-"], source)):
+            with self.subTest(args=args):
+                plain = self.assertSameAsPython(args, input=stdin)
+                self.assertIn("line 2", plain.stderr)
+                self.assertIn("SyntaxError: source code cannot contain null bytes",
+                              plain.stderr)
+
+    def test_undecodable_command_error_matches_python(self) -> None:
+        command = os.fsdecode(b"print('a\xff')")
+        plain = self.assertSameAsPython(["-c", command])
+        self.assertIn("Unable to decode the command", plain.stderr)
 
     def test_custom_excepthook_sees_only_program_traceback(self) -> None:
         plain = self.assertSameAsPython(["cli_excepthook.py"])

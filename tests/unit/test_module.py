@@ -65,5 +65,34 @@ class Untraced(support.NoToolLeftBehind):
         self.assertRegex(pyusdt.__version__, r"^\d+\.\d+\.\d+")
 
 
+class RunSource(unittest.TestCase):
+    """_run_source_at_bottom(), which python -m pyusdt runs programs with."""
+
+    run_source = staticmethod(pyusdt._lib._run_source_at_bottom)
+
+    def test_file_bytes_honour_their_coding_cookie(self):
+        namespace = {}
+        self.run_source(b"# coding: latin-1\nx = '\xe9'\n", "f.py", namespace)
+        self.assertEqual(namespace["x"], "\u00e9")
+
+    def test_a_str_runs_as_the_command_string_without_the_callers_future_flags(self):
+        namespace = {}
+        # This module has "from __future__ import annotations"; the program
+        # must not: its annotations are evaluated.
+        self.run_source("def f(a: int): pass\nn = f.__code__.co_filename\n", "ignored", namespace)
+        self.assertEqual(namespace["f"].__annotations__, {"a": int})
+        self.assertEqual(namespace["n"], "<string>")
+
+    def test_errors_propagate_and_bad_arguments_are_refused(self):
+        with self.assertRaises(SyntaxError) as caught:
+            self.run_source(b"x = (\n", "bad.py", {})
+        self.assertEqual(caught.exception.filename, "bad.py")
+        with self.assertRaises(ZeroDivisionError):
+            self.run_source(b"1 / 0\n", "zero.py", {})
+        for args in ((b"", "f.py", None), (1, "f.py", {}), (b"", None, {}), (b"",)):
+            with self.subTest(args=args), self.assertRaises(TypeError):
+                self.run_source(*args)
+
+
 if __name__ == "__main__":
     unittest.main()
