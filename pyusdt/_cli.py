@@ -269,7 +269,11 @@ def _run_code_string(program: Program) -> int:
 
 def _register_command_source(source: str) -> None:
     """Puts the -c code into linecache as python does from 3.13 on (so
-    tracebacks quote it); older pythons have no linecache._register_code."""
+    tracebacks quote it).  N.B. not on 3.12: it has no
+    linecache._register_code, and python -c does not import linecache
+    there (which, with tokenize and re, would cost ~10 ms)."""
+    if sys.version_info < (3, 13):
+        return
     import linecache
     register = getattr(linecache, "_register_code", None)
     if register is not None:
