@@ -44,6 +44,10 @@ def counting_program(probes, lib: str, predicate: str | None = None) -> str:
     return "\n".join(parts) + "\n"
 
 
+#: Appended to a counting program: prints the counts, and starts them
+#: again, every 100 ms while bpftrace runs (counts() adds them up).
+STREAM_COUNTS = "interval:ms:100 { print(@n); clear(@n); }\n"
+
 _COUNT = re.compile(r"^@n\[(\w+), (\d+)\]: (\d+)$")
 
 
@@ -259,6 +263,8 @@ class Storm:
         self.rng = random.Random(seed)
         self.log: list[str] = []
         self.memory: list[dict] = []
+        #: How long each cycle's bpftrace took to exit after SIGINT.
+        self.stops: list[float] = []
 
     def probe_sets(self):
         """CYCLES sets: single probes, pairs, larger mixes and, every tenth,
@@ -299,7 +305,11 @@ class Storm:
         wanted = set(probes)
         enabled = wanted & set(MONITORING_PROBES)
         self.log.append("cycle %d: %s" % (cycle, ",".join(probes)))
-        tracer = attached(counting_program(probes, self.lib), ["-p", str(program.pid)])
+        # N.B. the counts are printed (and cleared) while bpftrace runs, not
+        # only as it exits: bpftrace 0.17 sometimes does not exit on SIGINT
+        # and, killed, prints nothing.
+        tracer = attached(counting_program(probes, self.lib) + STREAM_COUNTS,
+                          ["-p", str(program.pid)])
         try:
             def applied():
                 status = program.ask("status")
@@ -310,17 +320,20 @@ class Storm:
                         and status)
             wait_until(applied, "cycle %d: pyusdt enabling exactly %s" % (cycle, probes),
                        step=0.05)
-            # Enough work with the probes on for each to fire (GC and MARK
-            # come every few hundred steps).
-            steps = program.ask("steps")["steps"]
-            wait_until(lambda: program.ask("steps")["steps"] >= steps + 2000,
-                       "cycle %d: workload progress" % cycle, step=0.05)
+            # Every attached probe delivers events while the workload runs
+            # (GC and MARK come every few hundred steps).
+            def silent():
+                seen = counts(list(tracer.lines)).get(program.pid, collections.Counter())
+                return [probe for probe in probes if not seen[probe]]
+            try:
+                wait_until(lambda: not silent(), "cycle %d: events from every probe" % cycle,
+                           step=0.05)
+            except AssertionError:
+                raise AssertionError("cycle %d: no events from %s\n%s" % (
+                    cycle, silent(), "\n".join(tracer.lines[-30:]))) from None
         finally:
             tracer.stop()
-        seen = counts(tracer.lines).get(program.pid, collections.Counter())
-        silent = [probe for probe in probes if not seen[probe]]
-        assert not silent, "cycle %d: no events from %s (saw %s)\n%s\n%s" % (
-            cycle, silent, dict(seen), tracer.ending(), "\n".join(tracer.lines[-30:]))
+        self.stops.append(tracer.stop_seconds)
 
         def released():
             status = program.ask("status")

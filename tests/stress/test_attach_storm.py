@@ -28,8 +28,8 @@ class AttachDetachStorm(Private):
             result = storm.run()
         except AssertionError as exc:
             raise AssertionError("%s\n%s" % (exc, "\n".join(storm.log[-20:]))) from None
-        print("  %s; memory after warm-up and at the end: %s" % (result, storm.memory),
-              flush=True)
+        print("  %s; memory after warm-up and at the end: %s; bpftrace's exit took "
+              "%.1f s at most" % (result, storm.memory, max(storm.stops)), flush=True)
         self.assertEqual(result["wrong"], 0, result)
         self.assertGreater(result["steps"], 0)
         warm, end = storm.memory
