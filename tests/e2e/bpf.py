@@ -271,8 +271,7 @@ class Bpftrace:
         self.stderr_text = ""
         self.attached = threading.Event()
         self.last_line_at = time.monotonic()
-        self.killed = False   # stop() had to SIGKILL it
-        self.stop_seconds = 0.0
+        self.stop_seconds = 0.0   # how long stop() took (STOP_TIMEOUT: killed)
         self._out = threading.Thread(target=self._read_stdout, daemon=True)
         self._err = threading.Thread(target=self._read_stderr, daemon=True)
         self._out.start()
@@ -313,21 +312,11 @@ class Bpftrace:
             try:
                 self.proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                self.killed = True
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self._out.join(10)
         self._err.join(10)
         self.stop_seconds = time.monotonic() - started
-
-    def ending(self) -> str:
-        """How bpftrace ended, for failure messages."""
-        killed = " (killed: SIGINT did not stop it)" if self.killed else ""
-        return ("bpftrace exit status %s%s, stopped in %.1f s, %d output lines, reader %s; "
-                "stderr:\n%s"
-                % (self.proc.returncode, killed, self.stop_seconds, len(self.lines),
-                   "still reading" if self._out.is_alive() else "done",
-                   self.stderr_text[-2000:]))
 
     def trace(self, pid: int | None, stdout: str, stderr: str, returncode: int) -> Trace:
         """The finished trace of process PID.  Raises if bpftrace lost

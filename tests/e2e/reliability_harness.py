@@ -35,18 +35,17 @@ SETTLE = 30.0
 
 def counting_program(probes, lib: str, predicate: str | None = None) -> str:
     """A bpftrace program that only counts: @n[PROBE, pid] per event (cheap
-    enough for startup, imports and busy loops with every probe attached)."""
+    enough for startup, imports and busy loops with every probe attached).
+    The counts are printed, and started again, every 100 ms while bpftrace
+    runs (counts() adds them up), not only as it exits: bpftrace 0.17
+    sometimes does not exit on SIGINT and, killed, prints nothing."""
     parts = []
     for probe in probes:
         pred = "/%s/ " % predicate if predicate else ""
         parts.append('usdt:%s:pyusdt:%s %s{ @n["%s", pid] = count(); }'
                      % (lib, probe, pred, probe))
+    parts.append("interval:ms:100 { print(@n); clear(@n); }")
     return "\n".join(parts) + "\n"
-
-
-#: Appended to a counting program: prints the counts, and starts them
-#: again, every 100 ms while bpftrace runs (counts() adds them up).
-STREAM_COUNTS = "interval:ms:100 { print(@n); clear(@n); }\n"
 
 _COUNT = re.compile(r"^@n\[(\w+), (\d+)\]: (\d+)$")
 
@@ -305,11 +304,7 @@ class Storm:
         wanted = set(probes)
         enabled = wanted & set(MONITORING_PROBES)
         self.log.append("cycle %d: %s" % (cycle, ",".join(probes)))
-        # N.B. the counts are printed (and cleared) while bpftrace runs, not
-        # only as it exits: bpftrace 0.17 sometimes does not exit on SIGINT
-        # and, killed, prints nothing.
-        tracer = attached(counting_program(probes, self.lib) + STREAM_COUNTS,
-                          ["-p", str(program.pid)])
+        tracer = attached(counting_program(probes, self.lib), ["-p", str(program.pid)])
         try:
             def applied():
                 status = program.ask("status")
