@@ -40,10 +40,10 @@ BPFTRACE = os.environ.get("BPFTRACE", "bpftrace")
 STRLEN = "136"
 ATTACH_TIMEOUT = 60
 #: How long bpftrace may take to exit after SIGINT before it is killed (and
-#: its maps, printed only at exit, are lost).  It detaches every probe
-#: first, ~0.1-0.2 s each here; but bpftrace 0.17 -p sessions of make
-#: stress's attach/detach storm have also gone on past 20 s and once past
-#: 180 s (issue 5's note).
+#: the maps it prints at exit are lost: counting programs print theirs as
+#: they go).  It detaches every probe first, ~0.1-0.2 s each here; but
+#: bpftrace 0.17 -p sessions of make stress's attach/detach storm have also
+#: gone on past 20 s and once past 180 s (issue 5's note).
 STOP_TIMEOUT = 60
 
 # Room in bpftrace's per-CPU output buffers (pages) for bursts of events:
@@ -257,8 +257,37 @@ ATTACHED_MARK = "PYUSDT-TEST-ATTACHED"
 _ATTACHED_PROBE = '\nBEGIN { printf("%s\\n"); }\n' % ATTACHED_MARK
 
 
+class Output:
+    """Reads a child's stdout line by line as it comes (ON_LINE(line), the
+    newline stripped; ON_END() once it ends) and its stderr whole (.stderr),
+    each in a daemon thread, so that neither pipe can fill and block it."""
+
+    def __init__(self, proc: subprocess.Popen, on_line, on_end=lambda: None):
+        self.stderr = ""
+        self._threads = [
+            threading.Thread(target=self._read_out, args=(proc.stdout, on_line, on_end),
+                             daemon=True),
+            threading.Thread(target=self._read_err, args=(proc.stderr,), daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    @staticmethod
+    def _read_out(pipe, on_line, on_end) -> None:
+        for line in pipe:
+            on_line(line.rstrip("\n"))
+        on_end()
+
+    def _read_err(self, pipe) -> None:
+        self.stderr = pipe.read()
+
+    def join(self, timeout: float = 10) -> None:
+        """Waits (TIMEOUT each) for both pipes to be read to their end."""
+        for thread in self._threads:
+            thread.join(timeout)
+
+
 class Bpftrace:
-    """One bpftrace process, its output collected by a reader thread.  Its
+    """One bpftrace process, its output collected as it comes.  Its
     program must not have a BEGIN probe of its own."""
 
     def __init__(self, program: str, args: list[str] = ()):
@@ -268,27 +297,22 @@ class Bpftrace:
                                      text=True, env=bpftrace_env(),
                                      start_new_session=True)
         self.lines: list[str] = []
-        self.stderr_text = ""
         self.attached = threading.Event()
         self.last_line_at = time.monotonic()
         self.stop_seconds = 0.0   # how long stop() took (STOP_TIMEOUT: killed)
-        self._out = threading.Thread(target=self._read_stdout, daemon=True)
-        self._err = threading.Thread(target=self._read_stderr, daemon=True)
-        self._out.start()
-        self._err.start()
+        # N.B. set at the end too, to wake waiters if bpftrace died.
+        self._output = Output(self.proc, self._line, self.attached.set)
 
-    def _read_stdout(self) -> None:
-        for line in self.proc.stdout:
-            line = line.rstrip("\n")
-            if line == ATTACHED_MARK:
-                self.attached.set()
-                continue
-            self.lines.append(line)
-            self.last_line_at = time.monotonic()
-        self.attached.set()   # wake waiters if bpftrace died
+    @property
+    def stderr_text(self) -> str:
+        return self._output.stderr
 
-    def _read_stderr(self) -> None:
-        self.stderr_text = self.proc.stderr.read()
+    def _line(self, line: str) -> None:
+        if line == ATTACHED_MARK:
+            self.attached.set()
+            return
+        self.lines.append(line)
+        self.last_line_at = time.monotonic()
 
     def wait_attached(self) -> None:
         """Waits for bpftrace to attach; raises if it failed to."""
@@ -314,8 +338,7 @@ class Bpftrace:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-        self._out.join(10)
-        self._err.join(10)
+        self._output.join()
         self.stop_seconds = time.monotonic() - started
 
     def trace(self, pid: int | None, stdout: str, stderr: str, returncode: int) -> Trace:
@@ -427,19 +450,52 @@ def trace_system(program: str, script_args: list[str], *, stdin: str | None = No
     return bt.trace(pid, out, err, status)
 
 
-def wait_for_library(pid: int, timeout: float = 30, lib: str = support.LIB) -> None:
-    """Waits until process PID has LIB mapped."""
+def wait_for_library(proc: subprocess.Popen | int, timeout: float = 30,
+                     lib: str = support.LIB) -> None:
+    """Waits until PROC (a child, or any process by pid) has LIB mapped, so
+    that bpftrace -p finds its probes.  Returns early if it has exited: the
+    caller sees why from its status and output."""
+    pid = proc if isinstance(proc, int) else proc.pid
+    gone = (lambda: False) if isinstance(proc, int) else (lambda: proc.poll() is not None)
     deadline = time.monotonic() + timeout
     real = os.path.realpath(lib)
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not gone():
         try:
             with open("/proc/%d/maps" % pid) as maps:
                 if real in maps.read():
                     return
         except OSError:
-            return   # the process is gone; the caller sees why
+            return
         time.sleep(0.02)
-    raise RuntimeError("process %d never mapped %s" % (pid, real))
+    if not gone():
+        raise RuntimeError("process %d never mapped %s" % (pid, real))
+
+
+def attach_by_pid(proc: subprocess.Popen, program: str, lib: str, *, stdin: str | None = None,
+                  timeout: float = 120) -> tuple[Bpftrace, str, str]:
+    """Attaches bpftrace -p with PROGRAM to PROC once it has mapped LIB;
+    with STDIN, writes it to PROC once bpftrace has attached.  Waits
+    (TIMEOUT) for PROC to end, then stops bpftrace.  Returns bpftrace and
+    PROC's stdout and stderr."""
+    bt = None
+    try:
+        wait_for_library(proc, lib=lib)
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise RuntimeError("%s exited (status %d) before loading pyusdt:\n%s%s"
+                               % (" ".join(proc.args), proc.returncode, out, err or ""))
+        bt = Bpftrace(program, ["-p", str(proc.pid)])
+        if stdin is not None:
+            bt.wait_attached()
+        out, err = proc.communicate(stdin, timeout=timeout)
+        bt.drain()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        if bt is not None:
+            bt.stop()
+    return bt, out, err
 
 
 def trace_pid(program: str, script_args: list[str], *, timeout: float = 120,
@@ -450,18 +506,7 @@ def trace_pid(program: str, script_args: list[str], *, timeout: float = 120,
     proc = subprocess.Popen(pyusdt_command(script_args, wait=wait_for_tracer), cwd=cwd,
                             env=support.env(**env), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    bt = None
-    try:
-        wait_for_library(proc.pid, lib=lib)
-        bt = Bpftrace(program, ["-p", str(proc.pid)])
-        out, err = proc.communicate(timeout=timeout)
-        bt.drain()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        if bt is not None:
-            bt.stop()
+    bt, out, err = attach_by_pid(proc, program, lib, timeout=timeout)
     return bt.trace(proc.pid, out, err, proc.returncode)
 
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import json
-import os
 import queue
 import random
 import re
 import subprocess
-import threading
 import time
 from typing import NamedTuple
 
@@ -72,21 +70,6 @@ def events_by_pid(lines: list[str], pids) -> dict[int, list[bpf.Event]]:
     return {pid: bpf.parse_events(lines, pid) for pid in pids}
 
 
-def wait_mapped(pid: int, lib: str, timeout: float = SETTLE) -> None:
-    """Waits until process PID has LIB mapped; raises if it never does."""
-    real = os.path.realpath(lib)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open("/proc/%d/maps" % pid) as maps:
-                if real in maps.read():
-                    return
-        except OSError:
-            break
-        time.sleep(0.02)
-    raise RuntimeError("process %d never mapped %s" % (pid, real))
-
-
 class Running:
     """A target program running in the background under a private pyusdt,
     its stdout read line by line as it comes, stdin open for commands."""
@@ -99,20 +82,15 @@ class Running:
         self.pid = self.proc.pid
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stdout: list[str] = []
-        self.stderr = ""
-        self._out = threading.Thread(target=self._read_out, daemon=True)
-        self._err = threading.Thread(target=self._read_err, daemon=True)
-        self._out.start()
-        self._err.start()
+        self._output = bpf.Output(self.proc, self._line, lambda: self.lines.put(None))
 
-    def _read_out(self) -> None:
-        for line in self.proc.stdout:
-            self.stdout.append(line)
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
+    @property
+    def stderr(self) -> str:
+        return self._output.stderr
 
-    def _read_err(self) -> None:
-        self.stderr = self.proc.stderr.read()
+    def _line(self, line: str) -> None:
+        self.stdout.append(line + "\n")
+        self.lines.put(line)
 
     def next_line(self, timeout: float = SETTLE) -> str:
         """The next line of output; raises if none comes in TIMEOUT."""
@@ -143,8 +121,7 @@ class Running:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self._out.join(10)
-        self._err.join(10)
+        self._output.join()
         return self.proc.returncode
 
     def kill(self) -> None:
@@ -284,7 +261,7 @@ class Storm:
         try:
             ready = json.loads(program.next_line())
             assert ready == {"ready": True}, ready
-            wait_mapped(program.pid, self.lib)
+            bpf.wait_for_library(program.proc, lib=self.lib)
             for cycle, probes in enumerate(self.probe_sets()):
                 self.cycle(program, cycle, probes)
                 if cycle + 1 == self.warmup:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 import unittest
 
 from tests import installed
@@ -69,22 +68,6 @@ def skip_reason() -> str | None:
     return installed.skip_reason()
 
 
-def wait_mapped(proc: subprocess.Popen, path: str, timeout: float = 30) -> None:
-    """Waits until PROC has PATH mapped (so bpftrace -p finds it), or has
-    exited (the caller then sees why from its output)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with open("/proc/%d/maps" % proc.pid) as maps:
-                if path in maps.read():
-                    return
-        except OSError:
-            return
-        time.sleep(0.02)
-    if proc.poll() is None:
-        raise AssertionError("process %d never mapped %s" % (proc.pid, path))
-
-
 @unittest.skipIf(skip_reason(), skip_reason())
 class InstalledTraced(unittest.TestCase):
     def setUp(self) -> None:
@@ -115,23 +98,7 @@ class InstalledTraced(unittest.TestCase):
                                 env=installed.clean_env(**env), text=True,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
-        bt = None
-        try:
-            wait_mapped(proc, self.lib)
-            if proc.poll() is not None:
-                self.fail("%s exited (status %d) before loading pyusdt:\n%s"
-                          % (" ".join(command), proc.returncode, proc.communicate()[0]))
-            bt = bpf.Bpftrace(self.program(), ["-p", str(proc.pid)])
-            if stdin is not None:
-                bt.wait_attached()
-            out, _ = proc.communicate(stdin, timeout=120)
-            bt.drain()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-            if bt is not None:
-                bt.stop()
+        bt, out, _ = bpf.attach_by_pid(proc, self.program(), self.lib, stdin=stdin)
         ticks = [line for line in bt.lines if line.startswith("T ")]
         describe = ("--- bpftrace program ---\n%s\n--- bpftrace output ---\n%s\n"
                     "--- bpftrace stderr ---\n%s\n--- program output (status %s) ---\n%s"

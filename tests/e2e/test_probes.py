@@ -3,7 +3,6 @@ README promises: names, files, lines, offsets, values and callables."""
 
 from __future__ import annotations
 
-import os
 import unittest
 
 from tests import support
