@@ -273,9 +273,11 @@ class Output:
 
     @staticmethod
     def _read_out(pipe, on_line, on_end) -> None:
-        for line in pipe:
-            on_line(line.rstrip("\n"))
-        on_end()
+        try:
+            for line in pipe:
+                on_line(line.rstrip("\n"))
+        finally:
+            on_end()
 
     def _read_err(self, pipe) -> None:
         self.stderr = pipe.read()
@@ -450,25 +452,23 @@ def trace_system(program: str, script_args: list[str], *, stdin: str | None = No
     return bt.trace(pid, out, err, status)
 
 
-def wait_for_library(proc: subprocess.Popen | int, timeout: float = 30,
+def wait_for_library(proc: subprocess.Popen, timeout: float = 30,
                      lib: str = support.LIB) -> None:
-    """Waits until PROC (a child, or any process by pid) has LIB mapped, so
-    that bpftrace -p finds its probes.  Returns early if it has exited: the
-    caller sees why from its status and output."""
-    pid = proc if isinstance(proc, int) else proc.pid
-    gone = (lambda: False) if isinstance(proc, int) else (lambda: proc.poll() is not None)
+    """Waits until the child PROC has LIB mapped, so that bpftrace -p finds
+    its probes.  Returns early if it has exited: the caller sees why from
+    its status and output."""
     deadline = time.monotonic() + timeout
     real = os.path.realpath(lib)
-    while time.monotonic() < deadline and not gone():
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
-            with open("/proc/%d/maps" % pid) as maps:
+            with open("/proc/%d/maps" % proc.pid) as maps:
                 if real in maps.read():
                     return
         except OSError:
             return
         time.sleep(0.02)
-    if not gone():
-        raise RuntimeError("process %d never mapped %s" % (pid, real))
+    if proc.poll() is None:
+        raise RuntimeError("process %d never mapped %s" % (proc.pid, real))
 
 
 def attach_by_pid(proc: subprocess.Popen, program: str, lib: str, *, stdin: str | None = None,
@@ -477,12 +477,13 @@ def attach_by_pid(proc: subprocess.Popen, program: str, lib: str, *, stdin: str 
     with STDIN, writes it to PROC once bpftrace has attached.  Waits
     (TIMEOUT) for PROC to end, then stops bpftrace.  Returns bpftrace and
     PROC's stdout and stderr."""
+    assert stdin is None or proc.stdin is not None, "PROC needs stdin=PIPE"
     bt = None
     try:
         wait_for_library(proc, lib=lib)
         if proc.poll() is not None:
             out, err = proc.communicate()
-            raise RuntimeError("%s exited (status %d) before loading pyusdt:\n%s%s"
+            raise RuntimeError("%s exited (status %d) before bpftrace could attach:\n%s%s"
                                % (" ".join(proc.args), proc.returncode, out, err or ""))
         bt = Bpftrace(program, ["-p", str(proc.pid)])
         if stdin is not None:

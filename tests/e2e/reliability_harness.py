@@ -92,6 +92,15 @@ class Running:
         self.stdout.append(line + "\n")
         self.lines.put(line)
 
+    def wait_mapped(self, lib: str) -> None:
+        """Waits until the program has LIB mapped (bpftrace -p can attach);
+        raises, with its output, if it ends first."""
+        bpf.wait_for_library(self.proc, lib=lib)
+        if self.proc.poll() is not None:
+            self.finish()
+            raise RuntimeError("pid %d ended before mapping %s\n%s"
+                               % (self.pid, lib, self.describe()))
+
     def next_line(self, timeout: float = SETTLE) -> str:
         """The next line of output; raises if none comes in TIMEOUT."""
         try:
@@ -261,7 +270,7 @@ class Storm:
         try:
             ready = json.loads(program.next_line())
             assert ready == {"ready": True}, ready
-            bpf.wait_for_library(program.proc, lib=self.lib)
+            program.wait_mapped(self.lib)
             for cycle, probes in enumerate(self.probe_sets()):
                 self.cycle(program, cycle, probes)
                 if cycle + 1 == self.warmup:

@@ -80,7 +80,7 @@ class ForkTraced(Private):
                                   self.root)
         tracer = None
         try:
-            bpf.wait_for_library(running.proc, lib=self.lib)
+            running.wait_mapped(self.lib)
             tracer = harness.attached(program, ["-p", str(running.pid)])
             status = running.finish()
             tracer.drain()
@@ -171,7 +171,7 @@ class AttachWhileMainThreadBlocked(Private):
         tracer = None
         try:
             self.assertEqual(running.next_line(), "ready", running.describe())
-            bpf.wait_for_library(running.proc, lib=self.lib)
+            running.wait_mapped(self.lib)
             program = bpf.probe_program(("PY_START",), file_filter=BLOCKED, lib=self.lib)
             tracer = harness.attached(program, ["-p", str(running.pid)])
 
