@@ -8,11 +8,11 @@ inode, and other people's tests map the checkout's own libpyusdt.so.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import struct
 import subprocess
@@ -24,6 +24,19 @@ from dataclasses import dataclass, field
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(REPO, "bench")
+
+
+def _load_bpftrace_stopper():
+    """pyusdt/_bpftrace.py (stops bpftrace reliably), loaded by path: importing
+    the pyusdt package would load its extension into this process."""
+    path = os.path.join(REPO, "pyusdt", "_bpftrace.py")
+    spec = importlib.util.spec_from_file_location("pyusdt_bpftrace", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_bpftrace = _load_bpftrace_stopper()
 WORKLOADS = os.path.join(BENCH, "workloads.py")
 PEER_PYTHON = "/usr/bin/python3.11"
 
@@ -379,13 +392,9 @@ class Session:
     def stop(self) -> None:
         """SIGINT, as a user's Ctrl-C: bpftrace prints its maps and exits."""
         assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if not _bpftrace.interrupt(self.proc, 30):
+            self.proc.kill()
+            self.proc.wait()
         self._finish()
 
     def _finish(self) -> None:

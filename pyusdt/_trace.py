@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from pyusdt import _trace_report
+from pyusdt import _bpftrace, _trace_report
 
 PROG = "python -m pyusdt.trace"
 #: Exit status of a command line the launcher cannot run, as argparse's.
@@ -392,6 +392,7 @@ class Bpftrace:
             raise TraceError("cannot run %s: %s" % (bpftrace, exc.strerror)) from None
         self._stderr = threading.Thread(target=self._read_stderr, daemon=True)
         self._stderr.start()
+        self._stopper: threading.Thread | None = None
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
@@ -407,7 +408,14 @@ class Bpftrace:
         yield from self.proc.stdout
 
     def interrupt(self) -> None:
-        if self.proc.poll() is None:
+        """Ctrl-C or SIGTERM: bpftrace prints its report and exits.  The
+        first time, a thread sees to it that bpftrace acts on it
+        (_bpftrace.interrupt); another Ctrl-C is passed on as it is."""
+        if self._stopper is None:
+            self._stopper = threading.Thread(target=_bpftrace.interrupt, args=(self.proc,),
+                                             daemon=True)
+            self._stopper.start()
+        elif self.proc.poll() is None:
             try:
                 self.proc.send_signal(signal.SIGINT)
             except ProcessLookupError:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import tempfile
+import threading
 import unittest
 import xml.etree.ElementTree as ElementTree
 
-from pyusdt import _trace_report as report
+from pyusdt import _bpftrace, _trace_report as report
 from tests import support
 from tests.e2e import bpf, toolrun
 
@@ -377,9 +379,14 @@ class DirectUseTest(support.NoToolLeftBehind):
                                         text=True, timeout=120)
                 self.assertEqual(target.returncode, 0, target.stderr)
             finally:
-                if proc.poll() is None:
-                    os.killpg(proc.pid, 2)
-                out, err = proc.communicate(timeout=60)
+                # N.B. its output is read (communicate) while it is stopped.
+                threading.Thread(target=_bpftrace.interrupt, args=(proc, bpf.STOP_TIMEOUT),
+                                 kwargs={"group": True}, daemon=True).start()
+                try:
+                    out, err = proc.communicate(timeout=bpf.STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    out, err = proc.communicate()
         names = dict(re.findall(r"^@name\[(\d+)\]: (.*)$", out, re.M))
         calls = dict(re.findall(r"^@calls\[(\d+)\]: (\d+)$", out, re.M))
         by_name = {names[code]: int(count) for code, count in calls.items() if code in names}
