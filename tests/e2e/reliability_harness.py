@@ -35,8 +35,8 @@ def counting_program(probes, lib: str, predicate: str | None = None) -> str:
     """A bpftrace program that only counts: @n[PROBE, pid] per event (cheap
     enough for startup, imports and busy loops with every probe attached).
     The counts are printed, and started again, every 100 ms while bpftrace
-    runs (counts() adds them up), not only as it exits: bpftrace 0.17
-    sometimes does not exit on SIGINT and, killed, prints nothing."""
+    runs (counts() adds them up), not only as it exits: a bpftrace that has
+    to be killed has delivered them already."""
     parts = []
     for probe in probes:
         pred = "/%s/ " % predicate if predicate else ""
