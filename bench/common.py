@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(REPO, "bench")
+WORKLOADS = os.path.join(BENCH, "workloads.py")
+PEER_PYTHON = "/usr/bin/python3.11"
 
 
 def _load_bpftrace_stopper():
@@ -37,8 +39,6 @@ def _load_bpftrace_stopper():
 
 
 _bpftrace = _load_bpftrace_stopper()
-WORKLOADS = os.path.join(BENCH, "workloads.py")
-PEER_PYTHON = "/usr/bin/python3.11"
 
 # bpftrace's harmless complaints on this kind of machine.
 _BPFTRACE_NOISE = ("RLIMIT_MEMLOCK", "uprobe_events", "Addrspace mismatch",

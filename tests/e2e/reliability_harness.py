@@ -45,6 +45,7 @@ def counting_program(probes, lib: str, predicate: str | None = None) -> str:
     parts.append("interval:ms:100 { print(@n); clear(@n); }")
     return "\n".join(parts) + "\n"
 
+
 _COUNT = re.compile(r"^@n\[(\w+), (\d+)\]: (\d+)$")
 
 
