@@ -32,7 +32,7 @@ OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
 
 CFLAGS_BASE := -std=gnu11 -fPIC -fvisibility=hidden -g -Wall -Wextra -Werror \
 	-Wno-missing-field-initializers -I$(PYINC)
-OPTFLAGS ?= -O2
+OPTFLAGS ?= -O2 -DNDEBUG
 LDFLAGS_LIB := -shared -pthread
 
 .PHONY: all help check-python lib test demo clean asan valgrind FORCE

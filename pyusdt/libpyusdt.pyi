@@ -37,6 +37,10 @@ def _sync() -> tuple[str, ...]:
     """Reads the semaphores and applies them now; returns the attached
     probes' names."""
 
+def _poll_period_us() -> int:
+    """How often the poller reads the semaphores, in microseconds: the poll
+    interval, less the GIL switch interval (at most half) on 3.12."""
+
 def _wait_for_tracer(timeout: float, settle: float, /) -> tuple[str, ...]:
     """Waits up to TIMEOUT seconds for a tracer, then SETTLE seconds of no
     change; returns the attached probes' names (empty on timeout)."""

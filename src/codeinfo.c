@@ -8,7 +8,7 @@
 
 /* Process-wide: the co_extra index is reserved per interpreter, and pyusdt
  * runs in the main interpreter only.  Guarded by the GIL. */
-static Py_ssize_t extra_index = -1;
+Py_ssize_t pyusdt_codeinfo_extra_index = -1;
 static uint64_t last_code_id;
 static char *hidden_prefix;   /* owned, PyMem_RawMalloc */
 static size_t hidden_prefix_len;
@@ -27,11 +27,12 @@ free_record(void *ptr)
 int
 pyusdt_codeinfo_init(void)
 {
-    if (extra_index >= 0) {
+    if (pyusdt_codeinfo_extra_index >= 0) {
         return 0;
     }
-    extra_index = PyUnstable_Eval_RequestCodeExtraIndex(free_record);
-    if (extra_index < 0) {
+    pyusdt_codeinfo_extra_index =
+        PyUnstable_Eval_RequestCodeExtraIndex(free_record);
+    if (pyusdt_codeinfo_extra_index < 0) {
         PyErr_SetString(PyExc_RuntimeError,
                         "pyusdt: no free co_extra slot for its code records");
         return -1;
@@ -87,25 +88,32 @@ make_stand_in(PyCodeObject *code)
     return &stand_in;
 }
 
-struct pyusdt_codeinfo *
-pyusdt_codeinfo(PyCodeObject *code)
+/* The record stored in CODE's slot, or NULL.  A pending exception is left
+ * as it was. */
+static struct pyusdt_codeinfo *
+stored_record(PyCodeObject *code)
 {
     void *found = NULL;
-    if (extra_index < 0) {
+    PyObject *pending = PyErr_GetRaisedException();   /* owned */
+    if (PyUnstable_Code_GetExtra((PyObject *)code,
+                                 pyusdt_codeinfo_extra_index, &found) < 0) {
+        PyErr_Clear();   /* only on a bad index, which this is not */
+        found = NULL;
+    }
+    PyErr_SetRaisedException(pending);   /* steals pending */
+    return found;
+}
+
+struct pyusdt_codeinfo *
+pyusdt_codeinfo_slow(PyCodeObject *code)
+{
+    if (pyusdt_codeinfo_extra_index < 0) {
         return make_stand_in(code);
     }
-#ifdef PYUSDT_FAST_CO_EXTRA
-    found = pyusdt_code_extra_get(code, extra_index);
+    struct pyusdt_codeinfo *found = stored_record(code);
     if (found != NULL) {
         return found;
     }
-#else
-    if (PyUnstable_Code_GetExtra((PyObject *)code, extra_index, &found) == 0
-        && found != NULL) {
-        return found;
-    }
-    PyErr_Clear();   /* GetExtra fails only on a bad index */
-#endif
     struct pyusdt_codeinfo *info = PyMem_RawMalloc(sizeof(*info));
     if (info == NULL) {
         return make_stand_in(code);
@@ -113,7 +121,8 @@ pyusdt_codeinfo(PyCodeObject *code)
     describe(info, code);
     info->code_id = ++last_code_id;
     PyObject *pending = PyErr_GetRaisedException();   /* owned */
-    if (PyUnstable_Code_SetExtra((PyObject *)code, extra_index, info) < 0) {
+    if (PyUnstable_Code_SetExtra((PyObject *)code,
+                                 pyusdt_codeinfo_extra_index, info) < 0) {
         PyErr_Clear();
         free_record(info);
         PyErr_SetRaisedException(pending);   /* steals pending */
@@ -124,8 +133,8 @@ pyusdt_codeinfo(PyCodeObject *code)
 }
 
 int
-pyusdt_codeinfo_line(struct pyusdt_codeinfo *info, PyCodeObject *code,
-                     int offset)
+pyusdt_codeinfo_line_slow(struct pyusdt_codeinfo *info, PyCodeObject *code,
+                          int offset)
 {
     if (offset < 0) {
         return -1;

@@ -18,6 +18,8 @@
 #include <Python.h>
 #include <stdint.h>
 
+#include "compat.h"
+
 struct pyusdt_codeinfo {
     uint64_t code_id;       /* non-zero */
     const char *function;   /* UTF-8 of co_qualname, owned by that str */
@@ -41,13 +43,44 @@ void pyusdt_codeinfo_hide(const char *prefix);
  * python -m pyusdt). */
 void pyusdt_codeinfo_hide_code(PyCodeObject *code);
 
+/* The slow halves of the two inline functions below: out of line, so that
+ * a callback's common case calls nothing. */
+struct pyusdt_codeinfo *pyusdt_codeinfo_slow(PyCodeObject *code);
+int pyusdt_codeinfo_line_slow(struct pyusdt_codeinfo *info,
+                              PyCodeObject *code, int offset);
+
+/* The co_extra index holding the records; -1 before pyusdt_codeinfo_init.
+ * Read-only outside codeinfo.c. */
+extern Py_ssize_t pyusdt_codeinfo_extra_index;
+
 /* The record of CODE, built on first use.  Never NULL and never leaves an
  * exception set: when memory runs out, a stand-in record describing CODE
  * (with a code_id derived from its address) is returned instead. */
-struct pyusdt_codeinfo *pyusdt_codeinfo(PyCodeObject *code);
+static inline struct pyusdt_codeinfo *
+pyusdt_codeinfo(PyCodeObject *code)
+{
+#ifdef PYUSDT_FAST_CO_EXTRA
+    void *found = pyusdt_code_extra_get(code, pyusdt_codeinfo_extra_index);
+    if (__builtin_expect(found != NULL, 1)) {
+        return found;
+    }
+#endif
+    return pyusdt_codeinfo_slow(code);
+}
 
 /* The source line of byte OFFSET in CODE, -1 when it has none. */
-int pyusdt_codeinfo_line(struct pyusdt_codeinfo *info,
-                         PyCodeObject *code, int offset);
+static inline int
+pyusdt_codeinfo_line(struct pyusdt_codeinfo *info, PyCodeObject *code,
+                     int offset)
+{
+    /* The common case: a line already looked up at this offset. */
+    if (offset >= 0 && info->lines != NULL && offset / 2 < info->nunits) {
+        int32_t known = info->lines[offset / 2];
+        if (known != 0) {
+            return known - 2;
+        }
+    }
+    return pyusdt_codeinfo_line_slow(info, code, offset);
+}
 
 #endif /* PYUSDT_CODEINFO_H */

@@ -41,6 +41,24 @@ pyusdt_is_finalizing(void)
 #  define PYUSDT_PENDING_CALLS_WAKE 0
 #endif
 
+/* The GIL switch interval in microseconds (sys.getswitchinterval()), read
+ * without running Python code: CPython's own _PyEval_GetSwitchInterval(),
+ * looked up at run time like Py_IsFinalizing() above.  GIL held.  0 when
+ * the function is missing. */
+static inline unsigned long
+pyusdt_switch_interval_us(void)
+{
+    static unsigned long (*get_interval)(void);   /* benign race */
+    if (get_interval == NULL) {
+        void *found = dlsym(RTLD_DEFAULT, "_PyEval_GetSwitchInterval");
+        if (found == NULL) {
+            return 0;
+        }
+        *(void **)&get_interval = found;
+    }
+    return get_interval();
+}
+
 /* Reading a code object's co_extra slot through PyUnstable_Code_GetExtra()
  * costs a thread-state lookup (a TLS access from a shared library) on every
  * event.  CPython 3.12-3.14 lay the slots out as below (pycore_code.h,
@@ -57,7 +75,8 @@ static inline void *
 pyusdt_code_extra_get(PyCodeObject *code, Py_ssize_t index)
 {
     pyusdt_code_extra *extra = (pyusdt_code_extra *)code->co_extra;
-    if (extra == NULL || index >= extra->ce_size) {
+    /* N.B. unsigned: an index of -1 (none reserved) finds nothing. */
+    if (extra == NULL || (size_t)index >= (size_t)extra->ce_size) {
         return NULL;
     }
     return extra->ce_extras[index];

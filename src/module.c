@@ -82,6 +82,18 @@ sync_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
     return probeset_names(pyusdt_sync());
 }
 
+PyDoc_STRVAR(poll_period_doc,
+"_poll_period_us() -> int\n\n"
+"How often the poller reads the semaphores, in microseconds: the poll\n"
+"interval, less the GIL switch interval (at most half) on 3.12, where\n"
+"taking the GIL from a busy thread waits that long.");
+
+static PyObject *
+poll_period(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLongLong(pyusdt_poll_period_us());
+}
+
 PyDoc_STRVAR(wait_doc,
 "_wait_for_tracer(timeout, settle) -> tuple\n\n"
 "Waits up to TIMEOUT seconds until some probe is attached and the set of\n"
@@ -295,6 +307,7 @@ static PyMethodDef module_methods[] = {
      METH_FASTCALL | METH_KEYWORDS, mark_doc},
     {"marking", marking, METH_NOARGS, marking_doc},
     {"_sync", sync_now, METH_NOARGS, sync_doc},
+    {"_poll_period_us", poll_period, METH_NOARGS, poll_period_doc},
     {"_hide_code", hide_code, METH_O,
      "_hide_code(code)\n\nNever report events of CODE (the frames that "
      "launched python -m pyusdt)."},

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +32,9 @@ static struct {
     enum { STOPPED, RUNNING, STOPPING } state;   /* guarded by the GIL */
     int closed;             /* at exit: never started again; GIL */
     pid_t tid;              /* the thread's kernel id, set by itself */
+    /* 3.12: the GIL switch interval (us) the poller reads early by; read
+     * under the GIL, by the thread without it, hence atomic. */
+    unsigned long early_us;
     pthread_mutex_t lock;   /* guards stop, with wake */
     pthread_cond_t wake;
     int stop;
@@ -41,6 +45,12 @@ static struct {
 };
 
 #define APPLY_AGAIN (~0u)
+
+/* The poller thread's name (comm: at most 15 bytes). */
+#define POLLER_THREAD_NAME "pyusdt-poller"
+
+/* The poller thread's timer slack, in ns (see poller_main). */
+#define POLLER_TIMER_SLACK_NS 1000UL
 
 /* PYUSDT_FORCE=NAME,... (or "all"): a switch for tests and benchmarks that
  * makes pyusdt behave exactly as if a tracer were attached to those probes,
@@ -124,9 +134,35 @@ log_change(pyusdt_probeset now, int ok)
     }
 }
 
+/* Where the poller waits for the GIL with a busy main thread (3.12, see
+ * sync_with_gil), it reads the semaphores one GIL switch interval early
+ * (at most half the interval early), so that events are still enabled
+ * within one interval of a tracer's attach.  GIL held. */
+static void
+note_switch_interval(void)
+{
+#if !PYUSDT_PENDING_CALLS_WAKE
+    __atomic_store_n(&poller.early_us, pyusdt_switch_interval_us(),
+                     __ATOMIC_RELAXED);
+#endif
+}
+
+long long
+pyusdt_poll_period_us(void)
+{
+    long long interval = (long long)poller.check_msec * 1000;
+    long long early = (long long)__atomic_load_n(&poller.early_us,
+                                                 __ATOMIC_RELAXED);
+    if (early > interval / 2) {
+        early = interval / 2;
+    }
+    return interval - early;
+}
+
 pyusdt_probeset
 pyusdt_sync(void)
 {
+    note_switch_interval();
     pyusdt_probeset want = pyusdt_probes_attached();
     /* N.B. both are tried, whatever the first one does. */
     int monitoring_ok = pyusdt_monitor_apply(want) == 0;
@@ -187,12 +223,12 @@ pyusdt_wait_attached(long long timeout_ms, long long settle_ms)
     return pyusdt_sync();
 }
 
-/* Computes the absolute CLOCK_MONOTONIC time one interval from now. */
+/* Computes the absolute CLOCK_MONOTONIC time of the next poll. */
 static void
 next_deadline(struct timespec *when)
 {
     clock_gettime(CLOCK_MONOTONIC, when);
-    long long ns = when->tv_nsec + (long long)poller.check_msec * 1000000LL;
+    long long ns = when->tv_nsec + pyusdt_poll_period_us() * 1000LL;
     when->tv_sec += ns / 1000000000LL;
     when->tv_nsec = ns % 1000000000LL;
 }
@@ -259,6 +295,11 @@ poller_main(void *arg)
     (void)arg;
     __atomic_store_n(&poller.tid, (pid_t)syscall(SYS_gettid),
                      __ATOMIC_RELEASE);
+    /* Wake on time: Linux lets a sleeping thread oversleep by its timer
+     * slack (50 us by default), twice per attach here (the poll, then the
+     * wait for the GIL on 3.12).  The thread wakes once per interval, so
+     * precision costs nothing.  Best effort. */
+    prctl(PR_SET_TIMERSLACK, POLLER_TIMER_SLACK_NS, 0, 0, 0);
     pthread_mutex_lock(&poller.lock);
     while (!poller.stop) {
         unsigned int applied = __atomic_load_n(&poller.applied,
@@ -285,6 +326,7 @@ pyusdt_poller_start(void)
     if (poller.state != STOPPED || poller.closed) {
         return 0;
     }
+    note_switch_interval();
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -310,6 +352,10 @@ pyusdt_poller_start(void)
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
+    /* Named before anyone can look, so that top -H, ps -L and a trace
+     * filtering on comm can tell pyusdt's wake-ups from the program's
+     * threads.  Best effort. */
+    pthread_setname_np(poller.thread, POLLER_THREAD_NAME);
     poller.state = RUNNING;
     return 0;
 }

@@ -3,8 +3,9 @@
  * the enabled sys.monitoring events in step with the attached probes.
  *
  * The thread is a bare pthread, invisible to threading.enumerate().  It
- * reads the semaphores every interval without the GIL, and takes the GIL
- * only when the attached set differs from the one last applied.
+ * reads the semaphores every interval (a little more often on 3.12, see
+ * pyusdt_poll_period_us) without the GIL, and takes the GIL only when the
+ * attached set differs from the one last applied.
  */
 #ifndef PYUSDT_POLLER_H
 #define PYUSDT_POLLER_H
@@ -19,6 +20,10 @@
 void pyusdt_config_load(void);
 
 int pyusdt_check_msec(void);
+
+/* How often the thread reads the semaphores, in microseconds: the interval,
+ * less the GIL switch interval where taking the GIL waits for it (3.12). */
+long long pyusdt_poll_period_us(void);
 
 /* The probes PYUSDT_FORCE attached. */
 pyusdt_probeset pyusdt_forced(void);

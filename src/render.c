@@ -61,24 +61,10 @@ pyusdt_utf8(PyObject *str, const char *placeholder)
 }
 
 int
-pyusdt_code_line(PyCodeObject *code, int offset)
-{
-    if (offset < 0) {
-        return -1;
-    }
-    return PyCode_Addr2Line(code, offset);
-}
-
-int
-pyusdt_int_arg(PyObject *arg)
+pyusdt_int_arg_slow(PyObject *arg)
 {
     if (!PyLong_CheckExact(arg)) {
         return -1;
-    }
-    if (PyUnstable_Long_IsCompact((PyLongObject *)arg)) {
-        /* Offsets and lines fit a single digit: no call needed. */
-        Py_ssize_t value = PyUnstable_Long_CompactValue((PyLongObject *)arg);
-        return value < -1 || value > INT_MAX ? -1 : (int)value;
     }
     int overflow;
     long value = PyLong_AsLongAndOverflow(arg, &overflow);
@@ -267,15 +253,11 @@ render_sequence_repr(PyObject *value, Py_ssize_t len, char *buf)
 }
 
 const char *
-pyusdt_render_value(PyObject *value, char *buf)
+pyusdt_render_value_slow(PyObject *value, char *buf)
 {
     PyTypeObject *type = Py_TYPE(value);
-    /* The commonest values need no copy at all. */
-    if (value == Py_None) {
-        return "None";
-    }
-    if (type == &PyBool_Type) {
-        return value == Py_True ? "True" : "False";
+    if (value == Py_None || type == &PyBool_Type) {
+        return pyusdt_render_value(value, buf);
     }
     if (type == &PyLong_Type) {
         render_int(value, buf);

@@ -23,13 +23,41 @@
  * when STR is not a str or cannot be encoded (lone surrogates). */
 const char *pyusdt_utf8(PyObject *str, const char *placeholder);
 
+/* The slow halves of the inline functions below. */
+int pyusdt_int_arg_slow(PyObject *arg);
+const char *pyusdt_render_value_slow(PyObject *value, char *buf);
+
 /* A sys.monitoring offset or line argument as a C int (-1 if not an int). */
-int pyusdt_int_arg(PyObject *arg);
+static inline int
+pyusdt_int_arg(PyObject *arg)
+{
+    /* Offsets and lines are small ints: no call needed. */
+    if (PyLong_CheckExact(arg)
+        && PyUnstable_Long_IsCompact((PyLongObject *)arg)) {
+        Py_ssize_t value = PyUnstable_Long_CompactValue((PyLongObject *)arg);
+        return value < -1 || value > INT_MAX ? -1 : (int)value;
+    }
+    return pyusdt_int_arg_slow(arg);
+}
 
 /* Renders VALUE: repr() for exact None, bool, int, float, str and bytes,
  * "<TypeName object>" for anything else.  Returns the text: BUF, or a
  * static string. */
-const char *pyusdt_render_value(PyObject *value, char *buf);
+static inline const char *
+pyusdt_render_value(PyObject *value, char *buf)
+{
+    /* The commonest values need no copy at all. */
+    if (value == Py_None) {
+        return "None";
+    }
+    if (value == Py_True) {
+        return "True";
+    }
+    if (value == Py_False) {
+        return "False";
+    }
+    return pyusdt_render_value_slow(value, buf);
+}
 
 /* Renders a short name for the callable of a CALL event: "fib", "Foo.bar",
  * "time.sleep", "list", "<lambda>", or "<TypeName object>". */

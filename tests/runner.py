@@ -24,6 +24,8 @@ def main() -> int:
     parser.add_argument("-k", dest="patterns", action="append", default=None)
     args = parser.parse_args()
     sys.path.insert(0, REPO)
+    from tests import support
+    support.restore_sigint()
     loader = unittest.TestLoader()
     if args.patterns:
         loader.testNamePatterns = ["*%s*" % p for p in args.patterns]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import unittest
@@ -32,6 +33,16 @@ def _mapped_lib() -> str:
 
 
 LIB = _mapped_lib()
+
+
+def restore_sigint() -> None:
+    """Lets the programs under test see Ctrl-C as they would from a
+    terminal.  A shell without job control starts a background command with
+    SIGINT ignored, and an ignored signal stays ignored across exec: Python
+    then never raises KeyboardInterrupt, and the tests that send SIGINT
+    would hang or fail.  Called by the test runners before any test."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 TOOL_IDS = (3, 4, 5)
 
 

@@ -3,6 +3,7 @@ without a tracer."""
 
 from __future__ import annotations
 
+import sys
 import unittest
 
 from tests import support
@@ -29,6 +30,43 @@ class CheckMsec(unittest.TestCase):
                 self.assertEqual(len(lines), 1, run.stderr)
                 self.assertIn("PYUSDT_CHECK_MSEC='%s'" % value, lines[0])
                 self.assertIn("1 to 60000", lines[0])
+
+
+class PollPeriod(unittest.TestCase):
+    """The poller reads the semaphores every interval; on 3.12, where taking
+    the GIL from a busy main thread waits one GIL switch interval, that much
+    sooner (at most half the interval sooner), so that events are still
+    enabled within one interval of an attach."""
+
+    CODE = ("import sys, pyusdt\n"
+            "period = pyusdt._lib._poll_period_us\n"
+            "print(period())\n"
+            "sys.setswitchinterval(0.002)\n"
+            "pyusdt._lib._sync()\n"
+            "print(period())\n")
+
+    def periods(self, check_msec: str) -> list[int]:
+        run = support.run_python(["-c", self.CODE], PYUSDT_CHECK_MSEC=check_msec)
+        self.assertEqual(run.stderr, "")
+        return [int(line) for line in run.stdout.split()]
+
+    # 3.12 waits for the GIL; later versions run a pending call instead.
+    WAITS_FOR_GIL = sys.version_info < (3, 13)
+
+    def check(self, expect: dict[str, list[int]]) -> None:
+        """EXPECT: PYUSDT_CHECK_MSEC -> periods on 3.12 (switch interval
+        5 ms, then 2 ms); later versions poll every interval."""
+        for value, periods in expect.items():
+            with self.subTest(check_msec=value):
+                if not self.WAITS_FOR_GIL:
+                    periods = [int(value) * 1000] * 2
+                self.assertEqual(self.periods(value), periods)
+
+    def test_polls_a_switch_interval_early_on_3_12_then_follows_its_changes(self):
+        self.check({"100": [95000, 98000], "10": [5000, 8000]})
+
+    def test_polls_at_most_half_an_interval_early(self):
+        self.check({"4": [2000, 2000], "1": [500, 500]})
 
 
 class Quiet(unittest.TestCase):
@@ -61,6 +99,26 @@ print("parent", threads(), flush=True)
         run = support.run_python(["-c", code])
         self.assertEqual(run.stderr, "")
         self.assertEqual(sorted(run.stdout.splitlines()), ["child 2 ()", "parent 2"])
+
+    def test_poller_thread_is_named_pyusdt_poller(self):
+        # So that top -H, ps -L and a trace filtering on comm tell it apart;
+        # the program's own threads keep their names.
+        code = """
+import os
+def comm(tid):
+    with open("/proc/self/task/%s/comm" % tid) as f:
+        return f.read().strip()
+main = str(os.getpid())
+print(comm(main))
+import pyusdt
+for tid in sorted(os.listdir("/proc/self/task"), key=lambda t: t != main):
+    print(comm(tid))
+"""
+        run = support.run_python(["-c", code])
+        self.assertEqual(run.stderr, "")
+        before, main, *others = run.stdout.splitlines()
+        self.assertEqual(main, before)
+        self.assertEqual(others, ["pyusdt-poller"])
 
     def test_reimport_and_reload_keep_one_poller(self):
         code = """

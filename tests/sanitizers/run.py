@@ -304,10 +304,12 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, REPO)
     os.environ["PYUSDT_LIBRARY"] = os.path.relpath(args.library, REPO)
     os.environ["PYUSDT_TEST_TIMEOUT_SCALE"] = TIMEOUT_SCALE[args.mode]
+    # N.B. imported only now: it reads both variables at import.
+    from tests import support
+    support.restore_sigint()
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     suites = list(args.suite or DEFAULT_SUITES[args.mode])
     if args.mode == "valgrind":
-        from tests import support
         # Every Python the tests start runs under valgrind; this one does not.
         support.PYTHON = valgrind_python(args.log_dir)
         if "unit" in suites:

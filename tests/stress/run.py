@@ -28,6 +28,8 @@ def main() -> int:
     if args.quick:
         os.environ["PYUSDT_STRESS_QUICK"] = "1"
     sys.path.insert(0, REPO)
+    from tests import support
+    support.restore_sigint()
     loader = unittest.TestLoader()
     if args.patterns:
         loader.testNamePatterns = ["*%s*" % p for p in args.patterns]
