@@ -13,6 +13,11 @@
  *   floor loop N REPS        fire each attached probe N times, REPS times
  *                            over; print one JSON line with the CPU and
  *                            wall nanoseconds of each repetition
+ *   floor serve N            fire each attached probe N times per line read
+ *                            from stdin; print a JSON line with the
+ *                            semaphores once, then the CPU nanoseconds of
+ *                            each repetition, one per line (the floor's side
+ *                            of bench/common.py's lockstep)
  *   floor spin SECONDS       wait (spinning) until PY_START's semaphore
  *                            rises, print the CLOCK_MONOTONIC nanoseconds it
  *                            was seen, then fire PY_START in a loop for the
@@ -94,6 +99,24 @@ loop(long n, int reps)
 }
 
 static int
+serve(long n)
+{
+    char line[64];
+    printf("{\"ready\": true, \"n\": %ld, \"semaphores\": [%u, %u]}\n",
+           n, pyusdt_PY_START_semaphore, pyusdt_PY_RETURN_semaphore);
+    fflush(stdout);
+    while (fgets(line, sizeof line, stdin) != NULL) {
+        long long cpu0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+        for (long i = 0; i < n; i++) {
+            fire(1, (int)(i & 0xff));
+        }
+        printf("%lld\n", now_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static int
 spin(double seconds)
 {
     long long start = now_ns(CLOCK_MONOTONIC);
@@ -127,10 +150,16 @@ main(int argc, char **argv)
             return loop(n, reps);
         }
     }
+    else if (argc == 3 && strcmp(argv[1], "serve") == 0) {
+        long n = atol(argv[2]);
+        if (n > 0) {
+            return serve(n);
+        }
+    }
     else if (argc == 3 && strcmp(argv[1], "spin") == 0) {
         return spin(atof(argv[2]));
     }
-    fprintf(stderr, "usage: floor loop N REPS (REPS <= %d) | "
+    fprintf(stderr, "usage: floor loop N REPS (REPS <= %d) | floor serve N | "
                     "floor spin SECONDS\n", MAX_REPS);
     return 2;
 }

@@ -3,9 +3,10 @@ forced on by PYUSDT_FORCE (events enabled, every argument built, the probe
 site run as a no-op: exactly as under a tracer, without the uprobe trap).
 
 Each case runs a call tree whose call count is known exactly (fib(n), walk(n)
-and label(n) make 2 * F(n + 1) - 1 calls), interleaved round by round with
-the same workload under plain python: (fastest forced run - fastest plain
-run) / events (common.per_event_ns says why fastest).  walk returns None,
+and label(n) make 2 * F(n + 1) - 1 calls), taking turns (common.lockstep)
+with the same workload under plain python, in rounds of fresh processes:
+the median, over the quiet cycles (see common.py), of (forced - plain) /
+events in the same cycle.  walk returns None,
 label a str, fib an int: the PY_RETURN rows show what rendering each costs.
 The "CPython alone" row registers a trivial built-in C callback
 (operator.is_) instead of pyusdt: CPython's own cost of delivering an event
@@ -18,8 +19,8 @@ from __future__ import annotations
 
 import subprocess
 
-from common import (WORKLOADS, Context, Target, best_cpu_ns, child_env, log,
-                    per_event_ns, rotated, run_json, summary)
+from common import (WORKLOADS, Context, Target, child_env, lockstep, log,
+                    paired_figure)
 
 # Issue targets, on 3.12: ns per PY_START / PY_RETURN event, and per
 # PY_RETURN with a rendered value.
@@ -55,41 +56,46 @@ def run(ctx: Context, target: Target) -> dict:
     if why_not:
         return {"skipped": why_not}
     py = target.python.path
-    size, reps = ctx.pick((23, 5), (24, 9))
-    rounds = ctx.pick(5, 11)
-    runs = [("plain " + w, w, None, None) for w in sorted({case[1] for case in CASES})]
-    runs += [(label, w, force, floor) for label, w, force, floor, _, _ in CASES]
-    best: dict[str, list[int]] = {run[0]: [] for run in runs}
-    calls = {}
-    log("in-process: %s, %d rounds" % (target.python.version, rounds))
-    for r in range(rounds):
-        for label, workload, force, floor in rotated(runs, r):
-            args = [WORKLOADS, "time", workload, str(size), str(reps)]
-            if force:
-                cmd = [py, "-m", "pyusdt", *args, "--expect-enabled", force]
-                env = child_env(target.armed[0], PYUSDT_FORCE=force)
-            elif floor:
-                cmd = [py, *args, "--cpython-floor", floor]
-                env = child_env()
-            else:
-                cmd, env = [py, *args], child_env()
-            result = run_json(cmd, env)
-            calls[workload] = result["calls"]
-            best[label].append(best_cpu_ns(result))
+    size = 22
+    rounds, cycles = ctx.pick((4, 20), (10, 40))
+    log("in-process: %s, %d rounds of %d turns" % (target.python.version, rounds, cycles))
     out: dict[str, object] = {}
-    for label, workload, force, floor, per_call, target_ns in CASES:
-        events = calls[workload] * per_call
-        plain = best["plain " + workload]
-        ns = per_event_ns(plain, best[label], events)
-        out[label] = {
-            "ns": round(ns, 1),
-            "per_round": summary([(b - a) / events for a, b in zip(plain, best[label])], 1),
-            "workload": "%s(%d) x %d" % (workload, size, reps), "events": events,
-            "force": force, "cpython_floor": floor, "target": target_ns,
-        }
-        if target_ns is not None:
-            out[label]["met"] = ns <= target_ns
+    # One lockstep group per workload: plain, and every case running it.
+    for workload in sorted({case[1] for case in CASES}):
+        args = [WORKLOADS, "serve", workload, str(size)]
+        configs = {"plain": ([py, *args], child_env())}
+        for label, w, force, floor, _, _ in CASES:
+            if w != workload:
+                continue
+            if force:
+                configs[label] = ([py, "-m", "pyusdt", *args, "--expect-enabled", force],
+                                  child_env(target.armed[0], PYUSDT_FORCE=force))
+            else:
+                configs[label] = ([py, *args, "--cpython-floor", floor], child_env())
+        turns = lockstep(configs, rounds, cycles, [["plain", k] for k in configs][1:],
+                         min_quiet=ctx.pick(40, 100), max_rounds=2 * rounds)
+        calls = turns[0].hello["plain"]["calls"]
+        for label, w, force, floor, per_call, target_ns in CASES:
+            if w != workload:
+                continue
+            events = calls * per_call
+            figure = paired_figure(turns, ["plain", label],
+                                   lambda t, k=label: (t[k] - t["plain"]) / events, 1)
+            ns = figure["median"]
+            out[label] = {
+                "ns": ns,
+                "cycles": figure,
+                "workload": "%s(%d), %d rounds of %d turns" % (workload, size, len(turns),
+                                                             cycles),
+                "events": events, "force": force, "cpython_floor": floor,
+                "target": target_ns,
+            }
+            if target_ns is not None:
+                out[label]["met"] = ns <= target_ns
     # What pyusdt's own callback adds to CPython's delivery, per PY_START.
     out["pyusdt's own share of PY_START"] = {"ns": round(
         out["PY_START"]["ns"] - out["CPython alone: PY_START"]["ns"], 1)}
-    return out
+    return dict(sorted(out.items(), key=lambda item: _ORDER.get(item[0], len(_ORDER))))
+
+
+_ORDER = {case[0]: i for i, case in enumerate(CASES)}

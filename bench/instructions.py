@@ -5,8 +5,9 @@ shared machine.
 Each case runs its workload at two sizes; the difference in instructions
 executed, divided by the difference in calls, is what one call costs, with
 start-up cancelled out.  Minus the same for plain python, per event.  And
-untraced: fib's instructions per call under python -m pyusdt over plain
-python's, which must be 1 exactly (nothing runs per call without a tracer).  And
+untraced: each workload's instructions per unit of work under python -m
+pyusdt over plain python's, which must be 1 (nothing runs per call without
+a tracer; a few allocations may land differently).  And
 what start-up costs: python -c pass against python -m pyusdt -c pass.
 One hash seed (child_env) and a poller that never wakes keep runs
 deterministic.
@@ -23,6 +24,9 @@ from inprocess import CASES, force_supported
 from workloads import tree_calls
 
 SIZES = (15, 18)
+# Untraced: each workload at two sizes (see untraced.py).
+UNTRACED_SIZES = {"fib": (15, 18), "oo": (10, 20), "gen": (10000, 20000),
+                  "stdlib": (10, 20)}
 # --quick counts only these cases.
 QUICK_CASES = ("PY_START", "PY_RETURN, value int", "CPython alone: PY_START")
 
@@ -40,14 +44,12 @@ def _instructions(cmd: list[str], env: dict[str, str]) -> int:
 
 
 def _per_call(py: str, workload: str, force: str | None, floor: str | None,
-              pythonpath: str, armed: bool = False) -> float:
+              pythonpath: str) -> float:
     counts = []
     for size in SIZES:
         args = [WORKLOADS, "time", workload, str(size), "1"]
         env = child_env(pythonpath, PYUSDT_CHECK_MSEC="60000")
-        if armed:
-            cmd = [py, "-m", "pyusdt", *args]
-        elif force:
+        if force:
             cmd = [py, "-m", "pyusdt", *args, "--expect-enabled", force]
             env["PYUSDT_FORCE"] = force
         elif floor:
@@ -56,6 +58,19 @@ def _per_call(py: str, workload: str, force: str | None, floor: str | None,
             cmd = [py, *args]
         counts.append(_instructions(cmd, env))
     return (counts[1] - counts[0]) / (tree_calls(SIZES[1]) - tree_calls(SIZES[0]))
+
+
+def _untraced_ratio(py: str, workload: str, pythonpath: str) -> float:
+    """The instructions one more unit of WORKLOAD costs under python -m
+    pyusdt, over what it costs under plain python (start-up cancelled
+    out by the two sizes)."""
+    env = child_env(pythonpath, PYUSDT_CHECK_MSEC="60000")
+    marginal = []
+    for prefix in ([py], [py, "-m", "pyusdt"]):
+        small, large = (_instructions([*prefix, WORKLOADS, "time", workload, str(size), "1"],
+                                      env) for size in UNTRACED_SIZES[workload])
+        marginal.append(large - small)
+    return marginal[1] / marginal[0]
 
 
 def run(ctx: Context, target: Target) -> dict:
@@ -71,9 +86,8 @@ def run(ctx: Context, target: Target) -> dict:
              for w in sorted({case[1] for case in cases})}
     result: dict[str, object] = {"sizes": list(SIZES),
                                  "plain_per_call": {w: round(v, 1) for w, v in plain.items()}}
-    plain["fib"] = plain.get("fib") or _per_call(py, "fib", None, None, target.armed[0])
-    armed = _per_call(py, "fib", None, None, target.armed[0], armed=True)
-    result["untraced ratio, fib"] = round(armed / plain["fib"], 5)
+    result["untraced ratio"] = {w: round(_untraced_ratio(py, w, target.armed[0]), 5)
+                                for w in UNTRACED_SIZES}
     env = child_env(target.armed[0], PYUSDT_CHECK_MSEC="60000")
     result["start-up instructions"] = {
         "python -c pass": _instructions([py, "-c", "pass"], env),

@@ -36,6 +36,13 @@ def _cell(section: object, *keys: str, fmt: str = "%s", mark: bool = True) -> st
     return _mark(entry, text) if mark else text
 
 
+def _with_control(section: object, case: str) -> str:
+    """An untraced ratio, marked, with its plain/plain control after it."""
+    text = _cell(section, case, "ratio", fmt="%.3f")
+    control = _cell(section, case, "control", fmt="%.3f", mark=False)
+    return text if control == "—" else "%s (%s)" % (text, control)
+
+
 def _startup_instructions(python: dict) -> str:
     section = python.get("instructions")
     counts = section.get("start-up instructions") if isinstance(section, dict) else None
@@ -54,10 +61,12 @@ def table(results: dict) -> str:
         rows.append((label, [get(pythons[v]) for v in versions], target))
 
     for case in ("fib", "oo", "gen", "stdlib", "fib, poll every 1 ms"):
-        row("untraced: %s, time ratio pyusdt/plain" % case, "≤ 1.01",
-            lambda p, c=case: _cell(p.get("untraced"), c, "ratio", fmt="%.3f"))
-    row("untraced: fib, instructions ratio pyusdt/plain (valgrind)", "1",
-        lambda p: _cell(p.get("instructions"), "untraced ratio, fib", fmt="%.5f"))
+        row("untraced: %s, time ratio pyusdt/plain (control: plain/plain)" % case,
+            "" if "poll" in case else "≤ 1.01",
+            lambda p, c=case: _with_control(p.get("untraced"), c))
+    row("untraced: instructions ratio pyusdt/plain, fib / oo / gen / stdlib (valgrind)", "1",
+        lambda p: " / ".join(_cell(p.get("instructions"), "untraced ratio", w, fmt="%.4f")
+                             for w in ("fib", "oo", "gen", "stdlib")))
     row("untraced: start-up ms, plain / pyusdt", "",
         lambda p: "%s / %s" % (_cell(p.get("untraced"), "startup_ms", "plain", fmt="%.1f"),
                                _cell(p.get("untraced"), "startup_ms", "pyusdt", fmt="%.1f")))
@@ -97,7 +106,7 @@ def table(results: dict) -> str:
     header = "| | %s | target |" % " | ".join("Python " + v for v in versions)
     lines = [header, "|---|%s---|" % ("---|" * len(versions))]
     for label, cells, target in rows:
-        if any(cell != "—" for cell in cells):
+        if any(cell.replace("—", "").strip(" /") for cell in cells):
             lines.append("| %s | %s | %s |" % (label, " | ".join(cells), target))
     lines += _peer(results)
     floor = results.get("attach_floor")

@@ -2,13 +2,14 @@
 
 One bpftrace program counts events by pid, attached by path (system-wide) to
 both a private copy of libpyusdt.so and to bench/floor (a C loop firing
-probes declared like pyusdt's): the same BPF program runs for both.  Round
-by round, in rotating order: fib under plain python, fib under python -m
-pyusdt (traced), the floor untraced (a copy nobody attaches to) and traced.
-Per event: (fastest traced run - fastest plain run) / events (see
-common.per_event_ns); the ratio of pyusdt's to the floor's is the target (at
-most 1.15).  Per-round figures are kept in results.json.  Done for PY_START,
-then PY_START+PY_RETURN.
+probes declared like pyusdt's): the same BPF program runs for both.  Four
+processes take turns (common.lockstep): fib under plain python, fib under
+python -m pyusdt (traced), the floor untraced (a copy nobody attaches to)
+and traced, in rounds of fresh processes.  Per event, for pyusdt and for the
+floor: the median, over the quiet cycles (see common.py), of (traced -
+plain) / events in the same cycle; their ratio's target is at most 1.15.
+The same over all cycles is kept in results.json.  Done for PY_START, then
+PY_START+PY_RETURN.
 
 Events are checked, not assumed: bpftrace's count for each floor run must be
 exactly what it fired, and a separate run keyed by function name must count
@@ -19,11 +20,14 @@ from __future__ import annotations
 
 import time
 
-from common import (WORKLOADS, BenchError, Context, Session, Target, best_cpu_ns,
-                    bpftrace_errors, child_env, log, per_event_ns, rotated, run_json,
-                    summary, wait_pyusdt_attached)
+from common import (WORKLOADS, BenchError, Context, Session, Target, bpftrace_errors,
+                    child_env, lockstep, log, paired_figure, run_json,
+                    wait_pyusdt_attached)
 
 TARGET_RATIO = 1.15
+# The cycles whose figures count: those in which both traced runs, the
+# figures' main part, ran at their quiet speed (see common.py).
+QUIET_FOR = ["python traced", "floor traced"]
 
 
 def _program(probes: list[str], paths: list[str], action: str) -> str:
@@ -67,65 +71,57 @@ def verify_counts(ctx: Context, target: Target, probes: list[str], size: int) ->
 
 def measure(ctx: Context, target: Target, probes: list[str]) -> dict:
     py = target.python.path
-    size, reps = ctx.pick((21, 3), (23, 5))
-    floor_n = ctx.pick(50000, 100000)
-    rounds = ctx.pick(5, 9)
+    size, floor_n = 20, 20000
+    rounds, cycles = ctx.pick((4, 10), (10, 20))
     label = "+".join(probes)
     program = _program(probes, [target.traced[1], ctx.floor_traced], "@[pid] = count();")
-    args = [WORKLOADS, "time", "fib", str(size), str(reps)]
-    runs = {
+    args = [WORKLOADS, "serve", "fib", str(size)]
+    configs = {
         "python": ([py, *args], child_env()),
         "python traced": ([py, "-m", "pyusdt", *args, "--expect-enabled", ",".join(probes)],
                           child_env(target.traced[0])),
-        "floor": ([ctx.floor_plain, "loop", str(floor_n), str(reps)], None),
-        "floor traced": ([ctx.floor_traced, "loop", str(floor_n), str(reps)], None),
+        "floor": ([ctx.floor_plain, "serve", str(floor_n)], None),
+        "floor traced": ([ctx.floor_traced, "serve", str(floor_n)], None),
     }
-    best: dict[str, list[int]] = {name: [] for name in runs}
-    results: list[tuple[str, dict]] = []
-    log("traced %s: %s, %d rounds" % (label, target.python.version, rounds))
+    log("traced %s: %s, %d rounds of %d turns" % (label, target.python.version, rounds, cycles))
     with Session(ctx.bpftrace, program) as session:
         _wait_attached(ctx, target, probes, floor=True)
-        for r in range(rounds):
-            for name in rotated(list(runs), r):
-                cmd, env = runs[name]
-                result = run_json(cmd, env)
-                results.append((name, result))
-                best[name].append(best_cpu_ns(result))
+        turns = lockstep(configs, rounds, cycles, [QUIET_FOR],
+                         min_quiet=ctx.pick(20, 40), max_rounds=2 * rounds)
         session.stop()
-    calls = next(res["calls"] for name, res in results if name == "python traced")
+    calls = turns[0].hello["python traced"]["calls"]
     events = {"pyusdt": calls * len(probes), "floor": floor_n * len(probes)}
+    reps = cycles + 1   # and one warm-up repetition
     counts = session.maps.get("@", {})
-    # Every floor event fired must have been counted; a Python run makes
-    # exactly its timed events, and a few thousand more starting up.
-    floor_counted = [counts.get(str(res["pid"]), 0) for name, res in results
-                     if name == "floor traced"]
+    # Every floor event fired must have been counted; a Python process makes
+    # exactly its events per repetition, and a few thousand more starting up.
+    floor_counted = [counts.get(str(t.pid["floor traced"]), 0) for t in turns]
     if not all(c == events["floor"] * reps for c in floor_counted):
         raise BenchError("bpftrace counted %s floor events, expected %d each\n"
                          "program: %s\noutput:\n%s\nstderr:\n%s"
                          % (floor_counted, events["floor"] * reps, program,
                             "\n".join(line for _, line in session.lines),
                             bpftrace_errors(session.stderr)))
-    startup_events = [counts.get(str(res["pid"]), 0) - events["pyusdt"] * reps
-                      for name, res in results if name == "python traced"]
-    ns = {"pyusdt": per_event_ns(best["python"], best["python traced"], events["pyusdt"]),
-          "floor": per_event_ns(best["floor"], best["floor traced"], events["floor"])}
-    per_round = {
-        who: [(t - p) / events[who] for p, t in zip(best[base], best[base + " traced"])]
-        for who, base in (("pyusdt", "python"), ("floor", "floor"))}
-    ratio = ns["pyusdt"] / ns["floor"]
+    startup_events = [counts.get(str(t.pid["python traced"]), 0) - events["pyusdt"] * reps
+                      for t in turns]
+    pyusdt_ns = paired_figure(
+        turns, QUIET_FOR, lambda t: (t["python traced"] - t["python"]) / events["pyusdt"], 1)
+    floor_ns = paired_figure(
+        turns, QUIET_FOR, lambda t: (t["floor traced"] - t["floor"]) / events["floor"], 1)
+    ratio = pyusdt_ns["median"] / floor_ns["median"]
     return {
         "probes": probes,
         "program": program,
-        "workload": "fib(%d) x %d" % (size, reps),
-        "pyusdt_ns": round(ns["pyusdt"], 1),
-        "floor_ns": round(ns["floor"], 1),
+        "workload": "fib(%d) against floor serve %d, %d rounds of %d turns"
+                    % (size, floor_n, len(turns), cycles),
+        "pyusdt_ns": pyusdt_ns["median"],
+        "floor_ns": floor_ns["median"],
         "ratio": round(ratio, 3),
         "target": TARGET_RATIO,
         "met": ratio <= TARGET_RATIO,
-        "per_round": {"pyusdt_ns": summary(per_round["pyusdt"], 1),
-                      "floor_ns": summary(per_round["floor"], 1),
-                      "ratio": summary([p / f for p, f in zip(per_round["pyusdt"],
-                                                              per_round["floor"])], 3)},
+        "cycles": {"pyusdt_ns": pyusdt_ns, "floor_ns": floor_ns,
+                   "ratio, all cycles": round(pyusdt_ns["all_cycles"]["median"]
+                                              / floor_ns["all_cycles"]["median"], 3)},
         "floor_counts_exact": True,
         "startup_events": [min(startup_events), max(startup_events)],
         "verified": verify_counts(ctx, target, probes, size),

@@ -1,17 +1,18 @@
 """Section 1: what pyusdt costs while no tracer is attached.
 
-Each workload runs as plain ``python workloads.py`` (A) and as ``python -m
-pyusdt workloads.py`` (B), in alternating order, round after round; each
-process times several repetitions and keeps its fastest.  The result per
-workload is B's fastest run over A's (target: at most 1.01;
-common.per_event_ns says why fastest).  The median and quartiles of the
-per-round ratios are kept too: their spread shows how noisy the machine
-was.  N.B. the timing cannot resolve 1% on a busy machine; section
-"instructions" counts fib's instructions per call with and without pyusdt,
-which must be equal.
-Also: the same for fib with the poller at its fastest (PYUSDT_CHECK_MSEC=1),
-and start-up time (python -c pass vs python -m pyusdt -c pass), which the
-ratios leave out.
+Each workload runs side by side (common.lockstep) as plain ``python
+workloads.py serve`` twice and as ``python -m pyusdt workloads.py serve``:
+the processes take turns, one repetition of a few ms each, in rounds of fresh
+processes.  The result is the median, over all cycles, of pyusdt's time
+over plain's in the same cycle (target: at most 1.01); the same over the
+quiet cycles (see common.py) is kept beside it.  The second plain
+process is the control: plain over plain, what the same comparison gives
+where there is nothing to find, shows how finely this machine resolved in
+this run.  Section "instructions" counts fib's instructions per call with
+and without pyusdt (valgrind), which must be equal.
+Also: fib with the poller at its fastest (PYUSDT_CHECK_MSEC=1), in fib's
+rounds (no target: the default is 100), and start-up time (python -c pass vs python -m pyusdt -c pass),
+which the ratios leave out.
 """
 
 from __future__ import annotations
@@ -19,24 +20,16 @@ from __future__ import annotations
 import subprocess
 import time
 
-from common import (WORKLOADS, Context, Target, best_cpu_ns, child_env, log,
-                    fastest_ratio, median, rotated, run_json, summary)
+from common import (WORKLOADS, Context, Target, child_env, lockstep, log, median,
+                    paired_figure, rotated)
 
 TARGET_RATIO = 1.01
 
-# name: (size, repetitions per process), each repetition about 50-100 ms.
-SIZES = {
-    "fib": (27, 5),
-    "oo": (800, 5),
-    "gen": (400000, 5),
-    "stdlib": (800, 5),
-}
-QUICK_SIZES = {
-    "fib": (25, 3),
-    "oo": (300, 3),
-    "gen": (150000, 3),
-    "stdlib": (300, 3),
-}
+# Workload sizes: one repetition takes 3-6 ms on a quiet machine.
+SIZES = {"fib": 23, "oo": 80, "gen": 40000, "stdlib": 80}
+POLL_1MS = "fib, poll every 1 ms"
+# Rounds are added (up to twice as many) until this many cycles are quiet.
+MIN_QUIET = (40, 100)   # quick, full
 
 
 def _startup_ms(cmd: list[str], env: dict[str, str]) -> float:
@@ -45,39 +38,63 @@ def _startup_ms(cmd: list[str], env: dict[str, str]) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
+def _configs(target: Target, name: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    py = target.python.path
+    args = [WORKLOADS, "serve", name, str(SIZES[name])]
+    configs = {
+        "plain": ([py, *args], child_env()),
+        "plain, control": ([py, *args], child_env()),
+        "pyusdt": ([py, "-m", "pyusdt", *args], child_env(target.armed[0])),
+    }
+    if name == "fib":
+        configs[POLL_1MS] = ([py, "-m", "pyusdt", *args],
+                             child_env(target.armed[0], PYUSDT_CHECK_MSEC="1"))
+    return configs
+
+
+def _entry(name: str, rounds: list, measured: str, cycles: int,
+           target: float | None = TARGET_RATIO) -> dict[str, object]:
+    # N.B. over all cycles: a ratio of two repetitions of one cycle does not
+    # depend on how fast the machine was then (both ran at that speed), so
+    # every cycle counts; the quiet ones alone are a tenth as many.
+    ratio = paired_figure(rounds, ["plain", measured], lambda t: t[measured] / t["plain"])
+    control = paired_figure(rounds, ["plain", "plain, control"],
+                            lambda t: t["plain, control"] / t["plain"])
+    result = {
+        "workload": "%s(%d), %d rounds of %d turns" % (name, SIZES[name], len(rounds),
+                                                     cycles),
+        "ratio": ratio["all_cycles"]["median"],
+        "cycles": ratio,
+        "control": control["all_cycles"]["median"],
+        "control_cycles": control,
+        "plain_ms": round(min(min(t.cpu_ns["plain"]) for t in rounds) / 1e6, 2),
+        "target": target,
+    }
+    if target is not None:
+        result["met"] = result["ratio"] <= target
+    return result
+
+
 def run(ctx: Context, target: Target) -> dict:
     py = target.python.path
-    pythonpath = target.armed[0]
-    sizes = ctx.pick(QUICK_SIZES, SIZES)
-    rounds = ctx.pick(7, 15)
-    cases = {name: (name, {}) for name in sizes}
-    cases["fib, poll every 1 ms"] = ("fib", {"PYUSDT_CHECK_MSEC": "1"})
-    best: dict[str, dict[str, list[int]]] = {
-        case: {"plain": [], "pyusdt": []} for case in cases}
+    rounds, cycles = ctx.pick((6, 40), (16, 50))
+    log("untraced: %s, %d rounds of %d turns" % (target.python.version, rounds, cycles))
+    result: dict[str, object] = {}
+    for name in SIZES:
+        configs = _configs(target, name)
+        turns = lockstep(configs, rounds, cycles, [["plain", k] for k in configs][1:],
+                         min_quiet=ctx.pick(*MIN_QUIET), max_rounds=2 * rounds)
+        result[name] = _entry(name, turns, "pyusdt", cycles)
+        if name == "fib":
+            # Not the default: 1000 wake-ups a second, each costing what a
+            # timer wake-up costs this (virtual) machine.
+            result[POLL_1MS] = _entry(name, turns, POLL_1MS, cycles, target=None)
     startup: dict[str, list[float]] = {"plain": [], "pyusdt": []}
-    log("untraced: %s, %d rounds" % (target.python.version, rounds))
-    for r in range(rounds):
-        for case, (name, extra) in cases.items():
-            size, reps = sizes[name]
-            args = [WORKLOADS, "time", name, str(size), str(reps)]
-            plain = ([py, *args], child_env())
-            armed = ([py, "-m", "pyusdt", *args], child_env(pythonpath, **extra))
-            for label, (cmd, env) in rotated([("plain", plain), ("pyusdt", armed)], r):
-                best[case][label].append(best_cpu_ns(run_json(cmd, env)))
+    for r in range(ctx.pick(7, 15)):
         for label, cmd, env in rotated(
                 [("plain", [py, "-c", "pass"], child_env()),
-                 ("pyusdt", [py, "-m", "pyusdt", "-c", "pass"], child_env(pythonpath))], r):
+                 ("pyusdt", [py, "-m", "pyusdt", "-c", "pass"],
+                  child_env(target.armed[0]))], r):
             startup[label].append(_startup_ms(cmd, env))
-    result: dict[str, object] = {}
-    for case, times in best.items():
-        ratio = fastest_ratio(times["plain"], times["pyusdt"])
-        result[case] = {
-            "workload": "%s(%d) x %d" % ((cases[case][0],) + sizes[cases[case][0]]),
-            "ratio": round(ratio, 4),
-            "per_round": summary([b / a for a, b in zip(times["plain"], times["pyusdt"])]),
-            "fastest_ms": {label: round(min(v) / 1e6, 2) for label, v in times.items()},
-            "target": TARGET_RATIO,
-            "met": ratio <= TARGET_RATIO,
-        }
     result["startup_ms"] = {label: round(median(v), 2) for label, v in startup.items()}
     return result

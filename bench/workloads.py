@@ -11,6 +11,11 @@ Usage:
       pyusdt, register a trivial built-in C callback with sys.monitoring
       for these events (2-argument ones only): what CPython itself costs
       per event.
+  workloads.py serve NAME SIZE [--expect-enabled PROBES] [--cpython-floor PROBES]
+      The same workload, one repetition per line read from stdin: prints a
+      JSON line {"ready": true, "calls": N} once set up, then the CPU
+      nanoseconds of each repetition, one per line, until stdin ends
+      (common.lockstep drives several of these in turn).
   workloads.py spin SECONDS
       Prints "ready", then calls a function in a tight loop for SECONDS
       (the target for attach latency).
@@ -229,14 +234,22 @@ def parse_options(args: list[str]) -> dict[str, str]:
     return dict(zip(args[::2], args[1::2]))
 
 
-def cmd_time(args: list[str]) -> None:
-    name, size, reps = args[0], int(args[1]), int(args[2])
-    options = parse_options(args[3:])
+def prepare(args: list[str]) -> tuple[Callable[[], object], int | None]:
+    """NAME SIZE [options], as time and serve take them: the workload's run
+    and call count, once --expect-enabled and --cpython-floor are done."""
+    name, size = args[0], int(args[1])
+    options = parse_options(args[2:])
     run, calls = WORKLOADS[name](size)
     if "--expect-enabled" in options:
         wait_enabled(options["--expect-enabled"].split(","))
     if "--cpython-floor" in options:
         cpython_floor(options["--cpython-floor"].split(","))
+    return run, calls
+
+
+def cmd_time(args: list[str]) -> None:
+    name, size, reps = args[0], int(args[1]), int(args[2])
+    run, calls = prepare([name, args[1], *args[3:]])
     cpu, wall = [], []
     for _ in range(reps):
         c0, w0 = time.process_time_ns(), time.perf_counter_ns()
@@ -246,6 +259,17 @@ def cmd_time(args: list[str]) -> None:
         wall.append(w1 - w0)
     print(json.dumps({"workload": name, "size": size, "calls": calls,
                       "cpu_ns": cpu, "wall_ns": wall}), flush=True)
+
+
+def cmd_serve(args: list[str]) -> None:
+    run, calls = prepare(args)
+    print(json.dumps({"ready": True, "calls": calls}), flush=True)
+    process_time_ns = time.process_time_ns
+    for _ in sys.stdin:
+        c0 = process_time_ns()
+        run()
+        c1 = process_time_ns()
+        print(c1 - c0, flush=True)
 
 
 # --- spin ----------------------------------------------------------------------
@@ -330,7 +354,8 @@ def cmd_memory(args: list[str]) -> None:
 
 
 def main() -> None:
-    commands = {"time": cmd_time, "spin": cmd_spin, "memory": cmd_memory}
+    commands = {"time": cmd_time, "serve": cmd_serve, "spin": cmd_spin,
+                "memory": cmd_memory}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](sys.argv[2:])
