@@ -164,15 +164,17 @@ def best_cpu_ns(result: dict) -> int:
 #   share the machine's state of that moment;
 # - each round starts fresh processes, so that the figures average over
 #   layouts;
-# - figures come from the quiet cycles: those in which the configurations
-#   being compared each ran within QUIET of their own fastest repetition in
-#   the whole section.  A slow machine does not only
-#   stretch time, it changes the ratios too (a trap's eviction of the
+# - figures in ns come from the quiet cycles: those in which the
+#   configurations being compared each ran within QUIET of their own
+#   fastest repetition in the whole section.  A slow machine does not only
+#   stretch time, it changes some ratios too (a trap's eviction of the
 #   caches costs more when another tenant shares them): the quiet cycles
-#   are the machine as its owner would have it.  Figures over all cycles
-#   are kept in results.json beside them.
+#   are the machine as its owner would have it.  A ratio of two
+#   repetitions of one cycle does not depend on the machine's speed, so it
+#   may take every cycle.  paired_figure gives both.
 
 QUIET = 1.10
+
 
 class Server:
     """A child serving one repetition per request (workloads.py serve,
@@ -202,14 +204,20 @@ class Server:
 
     def rep(self) -> int:
         """Runs one repetition; its CPU time in ns."""
-        self.proc.stdin.write("run\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write("run\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass   # it has exited: _line says how
         return int(self._line())
 
     def close(self) -> None:
         """Ends the child (end of stdin), which must exit 0."""
         try:
-            self.proc.stdin.close()
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass   # it has exited already
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()

@@ -97,6 +97,14 @@ class Lockstep(unittest.TestCase):
                                  min_quiet=100, max_rounds=2)
         self.assertEqual(len(rounds), 2)
 
+    def test_a_process_that_dies_mid_round_is_reported_with_its_stderr(self):
+        dies = ("import json, sys; print(json.dumps({'ready': True}), flush=True); "
+                "sys.stdin.readline(); print(1, flush=True); sys.stdin.readline(); "
+                "sys.exit('gone after one repetition')")
+        configs = {"a": ([sys.executable, "-c", dies], None)}
+        with self.assertRaisesRegex(common.BenchError, "gone after one repetition"):
+            common.lockstep(configs, rounds=1, cycles=3)
+
     def test_a_process_that_dies_is_reported_with_its_stderr(self):
         configs = {"a": ([sys.executable, "-c", "import sys; sys.exit('no workload')"],
                          None)}
