@@ -240,6 +240,12 @@ class Turns:
     cpu_ns: dict[str, list[int]]
 
 
+def raw(rounds: list[Turns]) -> list[dict[str, list[int]]]:
+    """ROUNDS' CPU ns per configuration and cycle, for results.json: other
+    estimators can be tried on a run afterwards."""
+    return [t.cpu_ns for t in rounds]
+
+
 def lockstep(configs: dict[str, tuple[list[str], dict[str, str] | None]],
              rounds: int, cycles: int, comparisons: list[list[str]] | None = None,
              min_quiet: int = 0, max_rounds: int = 0) -> list[Turns]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import subprocess
 
 from common import (WORKLOADS, Context, Target, child_env, lockstep, log,
-                    paired_figure)
+                    paired_figure, raw)
 
 # Issue targets, on 3.12: ns per PY_START / PY_RETURN event, and per
 # PY_RETURN with a rendered value.
@@ -75,6 +75,7 @@ def run(ctx: Context, target: Target) -> dict:
         turns = lockstep(configs, rounds, cycles, [["plain", k] for k in configs][1:],
                          min_quiet=ctx.pick(40, 100), max_rounds=2 * rounds)
         calls = turns[0].hello["plain"]["calls"]
+        out.setdefault("raw_cpu_ns", {})[workload] = raw(turns)
         for label, w, force, floor, per_call, target_ns in CASES:
             if w != workload:
                 continue
@@ -99,3 +100,4 @@ def run(ctx: Context, target: Target) -> dict:
 
 
 _ORDER = {case[0]: i for i, case in enumerate(CASES)}
+_ORDER["raw_cpu_ns"] = len(CASES) + 1

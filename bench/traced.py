@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 
 from common import (WORKLOADS, BenchError, Context, Session, Target, bpftrace_errors,
-                    child_env, lockstep, log, paired_figure, run_json,
+                    child_env, lockstep, log, paired_figure, raw, run_json,
                     wait_pyusdt_attached)
 
 TARGET_RATIO = 1.15
@@ -125,6 +125,7 @@ def measure(ctx: Context, target: Target, probes: list[str]) -> dict:
         "floor_counts_exact": True,
         "startup_events": [min(startup_events), max(startup_events)],
         "verified": verify_counts(ctx, target, probes, size),
+        "raw_cpu_ns": raw(turns),
     }
 
 

@@ -21,7 +21,7 @@ import subprocess
 import time
 
 from common import (WORKLOADS, Context, Target, child_env, lockstep, log, median,
-                    paired_figure, rotated)
+                    paired_figure, raw, rotated)
 
 TARGET_RATIO = 1.01
 
@@ -85,6 +85,7 @@ def run(ctx: Context, target: Target) -> dict:
         turns = lockstep(configs, rounds, cycles, [["plain", k] for k in configs][1:],
                          min_quiet=ctx.pick(*MIN_QUIET), max_rounds=2 * rounds)
         result[name] = _entry(name, turns, "pyusdt", cycles)
+        result[name]["raw_cpu_ns"] = raw(turns)
         if name == "fib":
             # Not the default: 1000 wake-ups a second, each costing what a
             # timer wake-up costs this (virtual) machine.
