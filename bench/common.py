@@ -87,19 +87,11 @@ def per_event_ns(baseline: list[int], measured: list[int], events: int) -> float
     """What each of EVENTS costs, in ns: the fastest MEASURED run minus the
     fastest BASELINE run, over all rounds.
 
-    N.B. fastest, not median: on a shared machine other work only ever adds
-    time, and it comes in bursts that slow whole processes by up to 2x for
-    seconds, on either CPU.  Interleaving puts every configuration in quiet
-    and busy periods alike; the fastest run of each is one from a quiet
-    period, and the difference of those is the least noisy estimate (the
-    per-round figures kept in results.json show the spread)."""
+    N.B. only peer.py still measures this way (separate runs of a Python
+    that has no serve mode of pyusdt's).  A difference of two minima
+    favours whichever side had the luckier moment: the other sections take
+    turns instead (see "Lockstep" below)."""
     return (min(measured) - min(baseline)) / events
-
-
-def fastest_ratio(baseline: list[int], measured: list[int]) -> float:
-    """The fastest MEASURED run over the fastest BASELINE run (see
-    per_event_ns)."""
-    return min(measured) / min(baseline)
 
 
 def rotated(items: list, round_index: int) -> list:

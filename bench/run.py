@@ -11,8 +11,9 @@ then peer (5).  Each module's docstring says how it measures.  Prints
 progress on stderr, then a Markdown table on stdout, and writes every
 measurement (raw values included) to bench/results.json.  traced, attach
 and peer need root and bpftrace, instructions needs valgrind: without them
-they are skipped, with the reason.  Timings interleave the configurations
-they compare and keep the fastest runs: the machine may be busy with other
+they are skipped, with the reason.  Timings run the configurations they
+compare side by side, taking turns (common.py, "Lockstep"; peer alone
+keeps the fastest of separate runs): the machine may be busy with other
 work, and results.json records its load average before and after.
 """
 
