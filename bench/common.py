@@ -87,8 +87,8 @@ def per_event_ns(baseline: list[int], measured: list[int], events: int) -> float
     """What each of EVENTS costs, in ns: the fastest MEASURED run minus the
     fastest BASELINE run, over all rounds.
 
-    N.B. only peer.py still measures this way (separate runs of a Python
-    that has no serve mode of pyusdt's).  A difference of two minima
+    N.B. only peer.py still measures this way (not converted yet; its
+    finding is what CPython's markers deliver).  A difference of two minima
     favours whichever side had the luckier moment: the other sections take
     turns instead (see "Lockstep" below)."""
     return (min(measured) - min(baseline)) / events
