@@ -180,7 +180,13 @@ class Server:
                                      stdout=subprocess.PIPE, stderr=self._stderr,
                                      text=True)
         self.pid = self.proc.pid
-        self.hello = json.loads(self._line())
+        try:
+            self.hello = json.loads(self._line())
+        except (BenchError, ValueError):
+            self.proc.kill()
+            self.proc.wait()
+            self._stderr.close()
+            raise
 
     def _line(self) -> str:
         line = self.proc.stdout.readline()
@@ -249,8 +255,8 @@ def lockstep(configs: dict[str, tuple[list[str], dict[str, str] | None]],
     (lists of labels, see quiet_cycles)."""
     labels = list(configs)
     result: list[Turns] = []
-    while len(result) < rounds or (len(result) < max_rounds
-                                   and fewest_quiet(result, comparisons or []) < min_quiet):
+    while len(result) < rounds or (len(result) < max_rounds and comparisons
+                                   and fewest_quiet(result, comparisons) < min_quiet):
         servers: dict[str, Server] = {}
         try:
             for label in labels:
@@ -305,13 +311,12 @@ def paired_figure(rounds: list[Turns], labels: list[str], fn,
     quartiles and count), and over all cycles ("all_cycles").  With fewer
     than 10 quiet cycles, over all cycles, "quiet" saying so."""
     quiet = quiet_cycles(rounds, labels)
+    everything = summary(per_cycle(rounds, all_cycles(rounds), fn), digits, raw=False)
     if len(quiet) < 10:
-        quiet = []
-    values = per_cycle(rounds, quiet or all_cycles(rounds), fn)
-    result = summary(values, digits, raw=False)
-    result["quiet"] = bool(quiet)
-    result["all_cycles"] = summary(per_cycle(rounds, all_cycles(rounds), fn), digits,
-                                   raw=False)
+        result = dict(everything, quiet=False)
+    else:
+        result = dict(summary(per_cycle(rounds, quiet, fn), digits, raw=False), quiet=True)
+    result["all_cycles"] = everything
     return result
 
 

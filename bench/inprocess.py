@@ -60,6 +60,7 @@ def run(ctx: Context, target: Target) -> dict:
     rounds, cycles = ctx.pick((4, 20), (10, 40))
     log("in-process: %s, %d rounds of %d turns" % (target.python.version, rounds, cycles))
     out: dict[str, object] = {}
+    raws: dict[str, object] = {}
     # One lockstep group per workload: plain, and every case running it.
     for workload in sorted({case[1] for case in CASES}):
         args = [WORKLOADS, "serve", workload, str(size)]
@@ -72,10 +73,11 @@ def run(ctx: Context, target: Target) -> dict:
                                   child_env(target.armed[0], PYUSDT_FORCE=force))
             else:
                 configs[label] = ([py, *args, "--cpython-floor", floor], child_env())
-        turns = lockstep(configs, rounds, cycles, [["plain", k] for k in configs][1:],
+        turns = lockstep(configs, rounds, cycles,
+                         [["plain", k] for k in configs if k != "plain"],
                          min_quiet=ctx.pick(40, 100), max_rounds=2 * rounds)
         calls = turns[0].hello["plain"]["calls"]
-        out.setdefault("raw_cpu_ns", {})[workload] = raw(turns)
+        raws[workload] = raw(turns)
         for label, w, force, floor, per_call, target_ns in CASES:
             if w != workload:
                 continue
@@ -93,11 +95,9 @@ def run(ctx: Context, target: Target) -> dict:
             }
             if target_ns is not None:
                 out[label]["met"] = ns <= target_ns
+    out = {case[0]: out[case[0]] for case in CASES}   # in CASES' order
     # What pyusdt's own callback adds to CPython's delivery, per PY_START.
     out["pyusdt's own share of PY_START"] = {"ns": round(
         out["PY_START"]["ns"] - out["CPython alone: PY_START"]["ns"], 1)}
-    return dict(sorted(out.items(), key=lambda item: _ORDER.get(item[0], len(_ORDER))))
-
-
-_ORDER = {case[0]: i for i, case in enumerate(CASES)}
-_ORDER["raw_cpu_ns"] = len(CASES) + 1
+    out["raw_cpu_ns"] = raws
+    return out

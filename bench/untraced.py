@@ -8,11 +8,11 @@ over plain's in the same cycle (target: at most 1.01); the same over the
 quiet cycles (see common.py) is kept beside it.  The second plain
 process is the control: plain over plain, what the same comparison gives
 where there is nothing to find, shows how finely this machine resolved in
-this run.  Section "instructions" counts fib's instructions per call with
-and without pyusdt (valgrind), which must be equal.
+this run.  Section "instructions" counts each workload's instructions per
+unit of work with and without pyusdt (valgrind), which must be equal.
 Also: fib with the poller at its fastest (PYUSDT_CHECK_MSEC=1), in fib's
-rounds (no target: the default is 100), and start-up time (python -c pass vs python -m pyusdt -c pass),
-which the ratios leave out.
+rounds (no target: the default is 100), and start-up time (python -c pass
+vs python -m pyusdt -c pass), which the ratios leave out.
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ def run(ctx: Context, target: Target) -> dict:
     result: dict[str, object] = {}
     for name in SIZES:
         configs = _configs(target, name)
-        turns = lockstep(configs, rounds, cycles, [["plain", k] for k in configs][1:],
+        turns = lockstep(configs, rounds, cycles,
+                         [["plain", k] for k in configs if k != "plain"],
                          min_quiet=ctx.pick(*MIN_QUIET), max_rounds=2 * rounds)
         result[name] = _entry(name, turns, "pyusdt", cycles)
         result[name]["raw_cpu_ns"] = raw(turns)
