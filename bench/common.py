@@ -155,10 +155,14 @@ def best_cpu_ns(result: dict) -> int:
 #   side, taking turns a few milliseconds each: the repetitions of one cycle
 #   share the machine's state of that moment;
 # - each round starts fresh processes, so that the figures average over
-#   layouts;
+#   layouts (ASLR's, and the heap and call depth that workloads.py serve
+#   draws at random);
 # - figures in ns come from the quiet cycles: those in which the
-#   configurations being compared each ran within QUIET of their own
-#   fastest repetition in the whole section.  A slow machine does not only
+#   configurations being compared each ran within QUIET of their own quiet
+#   speed, the median over rounds of each round's fastest repetition (not
+#   the fastest of all: a process now and then runs in a rarer, faster
+#   state for its whole life, and a window anchored on that state kept
+#   only its cycles, on one side alone).  A slow machine does not only
 #   stretch time, it changes some ratios too (a trap's eviction of the
 #   caches costs more when another tenant shares them): the quiet cycles
 #   are the machine as its owner would have it.  A ratio of two
@@ -276,17 +280,24 @@ def lockstep(configs: dict[str, tuple[list[str], dict[str, str] | None]],
     return result
 
 
+def quiet_speed(rounds: list[Turns], label: str) -> float:
+    """LABEL's quiet speed: the median over ROUNDS of each round's fastest
+    repetition.  Over rounds, because a process's speed holds for its
+    life (layout, a rare faster state): one round cannot set it alone."""
+    return median([min(t.cpu_ns[label]) for t in rounds])
+
+
 def quiet_cycles(rounds: list[Turns], labels: list[str]) -> list[tuple[int, int]]:
     """(round, cycle) of every cycle in which each configuration in LABELS
-    ran within QUIET of its own fastest repetition over all ROUNDS.  N.B.
-    LABELS names both sides of a comparison: picking cycles by the baseline
-    alone would pick those in which the baseline happened to run in a quiet
-    moment and the other did not."""
+    ran within QUIET of its quiet speed (or faster).  N.B. LABELS names
+    both sides of a comparison: picking cycles by the baseline alone would
+    pick those in which the baseline happened to run in a quiet moment and
+    the other did not."""
     if not rounds:
         return []
-    fastest = {k: min(min(t.cpu_ns[k]) for t in rounds) for k in labels}
+    limit = {k: quiet_speed(rounds, k) * QUIET for k in labels}
     return [(r, c) for r, t in enumerate(rounds) for c in range(len(t.cpu_ns[labels[0]]))
-            if all(t.cpu_ns[k][c] <= fastest[k] * QUIET for k in labels)]
+            if all(t.cpu_ns[k][c] <= limit[k] for k in labels)]
 
 
 def fewest_quiet(rounds: list[Turns], comparisons: list[list[str]]) -> int:

@@ -64,6 +64,10 @@ def table(results: dict) -> str:
         row("untraced: %s, time ratio pyusdt/plain (control: plain/plain)" % case,
             "" if "poll" in case else "≤ 1.01",
             lambda p, c=case: _with_control(p.get("untraced"), c))
+    row("untraced: plain python with one idle thread, time ratio to plain, "
+        "fib / oo / gen / stdlib", "",
+        lambda p: " / ".join(_cell(p.get("untraced"), w + ", idle thread", "ratio",
+                                   fmt="%.3f") for w in ("fib", "oo", "gen", "stdlib")))
     row("untraced: instructions ratio pyusdt/plain, fib / oo / gen / stdlib (valgrind)", "1",
         lambda p: " / ".join(_cell(p.get("instructions"), "untraced ratio", w, fmt="%.4f")
                              for w in ("fib", "oo", "gen", "stdlib")))

@@ -44,9 +44,22 @@ class QuietCycles(unittest.TestCase):
         rounds = [turns(a=[100, 105, 200, 100], b=[50, 120, 50, 54])]
         self.assertEqual(common.quiet_cycles(rounds, ["a", "b"]), [(0, 0), (0, 3)])
 
-    def test_fastest_is_taken_over_every_round(self):
-        rounds = [turns(a=[120, 130]), turns(a=[100, 111])]
-        self.assertEqual(common.quiet_cycles(rounds, ["a"]), [(1, 0)])
+    def test_quiet_speed_is_the_median_of_each_rounds_fastest(self):
+        rounds = [turns(a=[120, 130]), turns(a=[100, 111]), turns(a=[140, 150])]
+        self.assertEqual(common.quiet_speed(rounds, "a"), 120)
+        # Within 10% of 120, or faster.
+        self.assertEqual(common.quiet_cycles(rounds, ["a"]), [(0, 0), (0, 1), (1, 0), (1, 1)])
+
+    def test_one_round_in_a_faster_state_does_not_narrow_the_window_to_itself(self):
+        # b's third process runs 15% faster for its whole life: its cycles
+        # stay quiet, and so do the usual ones.
+        usual = turns(a=[100, 100], b=[1000, 1050])
+        fast = turns(a=[100, 100], b=[870, 880])
+        rounds = [usual, usual, fast, usual]
+        quiet = common.quiet_cycles(rounds, ["a", "b"])
+        self.assertEqual(len(quiet), 8)
+        figure = common.paired_figure(rounds * 2, ["a", "b"], lambda t: t["b"])
+        self.assertEqual(figure["median"], 1000)
 
     def test_figure_is_the_median_over_quiet_cycles_with_all_cycles_kept(self):
         # Ten quiet cycles at ratio 1.0, six slow ones for b alone.
