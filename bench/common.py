@@ -83,17 +83,6 @@ def summary(values: list[float], digits: int = 4,
     return result
 
 
-def per_event_ns(baseline: list[int], measured: list[int], events: int) -> float:
-    """What each of EVENTS costs, in ns: the fastest MEASURED run minus the
-    fastest BASELINE run, over all rounds.
-
-    N.B. only peer.py still measures this way (not converted yet; its
-    finding is what CPython's markers deliver).  A difference of two minima
-    favours whichever side had the luckier moment: the other sections take
-    turns instead (see "Lockstep" below)."""
-    return (min(measured) - min(baseline)) / events
-
-
 def rotated(items: list, round_index: int) -> list:
     """ITEMS in a different order each round, so that no configuration is
     always the one that runs first (or right after a given other)."""
@@ -137,12 +126,6 @@ def run_json(cmd: list[str], env: dict[str, str] | None = None,
     result = json.loads(lines[-1])
     result["pid"] = proc.pid
     return result
-
-
-def best_cpu_ns(result: dict) -> int:
-    """The fastest repetition's CPU time within one process: the one least
-    disturbed by the other processes sharing the machine."""
-    return min(result["cpu_ns"])
 
 
 # --- Lockstep: processes taking turns -------------------------------------------

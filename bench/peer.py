@@ -3,10 +3,11 @@
 python:function__return, semaphore-guarded).
 
 The same fib workload and the same bpftrace program as section 3 (count by
-pid, attached by path to a private copy of the interpreter), round by round
-against an untraced copy (fastest runs: see common.per_event_ns).  Reported:
-events delivered per call made (from a run counting by function name) and
-ns per delivered event, next to pyusdt's figures from section 3.
+pid, attached by path to a private copy of the interpreter), taking turns
+with an untraced copy (common.lockstep).  Reported: events delivered per
+call made (from a run counting by function name) and ns per delivered
+event, the median over the quiet cycles of (traced - plain) / delivered in
+the same cycle, next to pyusdt's figures from section 3.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from __future__ import annotations
 import subprocess
 import time
 
-from common import (PEER_PYTHON, WORKLOADS, BenchError, Context, Session, best_cpu_ns,
-                    child_env, log, per_event_ns, rotated, run_json, summary,
-                    usdt_semaphores)
+from common import (PEER_PYTHON, WORKLOADS, BenchError, Context, Session, child_env,
+                    lockstep, log, paired_figure, raw, run_json, usdt_semaphores)
 
 MARKERS = {"PY_START": "function__entry", "PY_RETURN": "function__return"}
 
@@ -58,35 +58,37 @@ def _verify(ctx: Context, python: str, markers: list[str], size: int) -> dict:
 
 def measure(ctx: Context, plain: str, traced: str, probes: list[str]) -> dict:
     markers = [MARKERS[p] for p in probes]
-    size, reps = ctx.pick((21, 3), (23, 5))
-    rounds = ctx.pick(5, 9)
+    size = ctx.pick(21, 23)
+    rounds, cycles = ctx.pick((4, 10), (10, 20))
     program = "%s { @[pid] = count(); }" % ", ".join(
         "usdt:%s:python:%s" % (traced, m) for m in markers)
-    args = [WORKLOADS, "time", "fib", str(size), str(reps)]
+    args = [WORKLOADS, "serve", "fib", str(size)]
     verified = _verify(ctx, traced, markers, size)
     calls = verified["calls"]
     # What each call really delivers: ns are per delivered event.
     delivered_per_call = sum(verified["delivered"].values()) / calls
-    best: dict[str, list[int]] = {"plain": [], "traced": []}
-    log("peer %s: %d rounds" % ("+".join(markers), rounds))
+    delivered = calls * delivered_per_call
+    configs = {"plain": ([plain, *args], child_env()),
+               "traced": ([traced, *args], child_env())}
+    log("peer %s: %d rounds of %d turns" % ("+".join(markers), rounds, cycles))
     with Session(ctx.bpftrace, program) as session:
         _wait_attached(traced, markers)
-        for r in range(rounds):
-            for name in rotated(["plain", "traced"], r):
-                path = plain if name == "plain" else traced
-                best[name].append(best_cpu_ns(run_json([path, *args], child_env())))
+        turns = lockstep(configs, rounds, cycles, [["plain", "traced"]],
+                         min_quiet=ctx.pick(20, 40), max_rounds=2 * rounds)
         session.stop()
-    delivered = calls * delivered_per_call
+    per_call = paired_figure(turns, ["plain", "traced"],
+                             lambda t: (t["traced"] - t["plain"]) / calls, 1)
+    per_event = (paired_figure(turns, ["plain", "traced"],
+                               lambda t: (t["traced"] - t["plain"]) / delivered, 1)
+                 if delivered else None)
     return {"markers": markers, "program": program,
-            "workload": "fib(%d) x %d" % (size, reps),
+            "workload": "fib(%d), %d rounds of %d turns" % (size, len(turns), cycles),
             "calls": calls, "delivered": verified["delivered"],
             "delivered_per_call": round(delivered_per_call, 4),
-            "ns_per_delivered_event": (round(per_event_ns(best["plain"], best["traced"],
-                                                          delivered), 1)
-                                       if delivered else None),
-            "ns_per_call": round(per_event_ns(best["plain"], best["traced"], calls), 1),
-            "per_round_ns_per_call": summary([(t - p) / calls for p, t in
-                                              zip(best["plain"], best["traced"])], 1)}
+            "ns_per_delivered_event": per_event["median"] if per_event else None,
+            "ns_per_call": per_call["median"],
+            "cycles": {"ns_per_delivered_event": per_event, "ns_per_call": per_call},
+            "raw_cpu_ns": raw(turns)}
 
 
 def run(ctx: Context) -> dict:

@@ -12,9 +12,9 @@ progress on stderr, then a Markdown table on stdout, and writes every
 measurement (raw values included) to bench/results.json.  traced, attach
 and peer need root and bpftrace, instructions needs valgrind: without them
 they are skipped, with the reason.  Timings run the configurations they
-compare side by side, taking turns (common.py, "Lockstep"; peer alone
-keeps the fastest of separate runs): the machine may be busy with other
-work, and results.json records its load average before and after.
+compare side by side, taking turns (common.py, "Lockstep"): the machine
+may be busy with other work, and results.json records its load average
+before and after.
 """
 
 from __future__ import annotations
