@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from inprocess import CASES
 
+# The untraced workloads, in the order their figures are listed.
+UNTRACED = ("fib", "oo", "gen", "stdlib")
+
 
 def _mark(entry: dict, text: str) -> str:
     if "met" not in entry:
@@ -60,17 +63,17 @@ def table(results: dict) -> str:
     def row(label: str, target: str, get) -> None:
         rows.append((label, [get(pythons[v]) for v in versions], target))
 
-    for case in ("fib", "oo", "gen", "stdlib", "fib, poll every 1 ms"):
+    for case in (*UNTRACED, "fib, poll every 1 ms"):
         row("untraced: %s, time ratio pyusdt/plain (control: plain/plain)" % case,
             "" if "poll" in case else "≤ 1.01",
             lambda p, c=case: _with_control(p.get("untraced"), c))
     row("untraced: plain python with one idle thread, time ratio to plain, "
         "fib / oo / gen / stdlib", "",
         lambda p: " / ".join(_cell(p.get("untraced"), w + ", idle thread", "ratio",
-                                   fmt="%.3f") for w in ("fib", "oo", "gen", "stdlib")))
+                                   fmt="%.3f") for w in UNTRACED))
     row("untraced: instructions ratio pyusdt/plain, fib / oo / gen / stdlib (valgrind)", "1",
         lambda p: " / ".join(_cell(p.get("instructions"), "untraced ratio", w, fmt="%.4f")
-                             for w in ("fib", "oo", "gen", "stdlib")))
+                             for w in UNTRACED))
     row("untraced: start-up ms, plain / pyusdt", "",
         lambda p: "%s / %s" % (_cell(p.get("untraced"), "startup_ms", "plain", fmt="%.1f"),
                                _cell(p.get("untraced"), "startup_ms", "pyusdt", fmt="%.1f")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -69,6 +70,17 @@ def run_python(args: list[str], *, input: str | None = None, cwd: str | None = N
 
 def target(name: str) -> str:
     return os.path.join(TARGETS, name)
+
+
+def load_bench(name: str):
+    """bench/NAME.py, loaded by path (bench/ is not a package) as module
+    bench_NAME."""
+    path = os.path.join(REPO, "bench", name + ".py")
+    spec = importlib.util.spec_from_file_location("bench_" + name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module   # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 class NoToolLeftBehind(unittest.TestCase):

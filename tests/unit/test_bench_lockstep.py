@@ -4,25 +4,12 @@ sides of a comparison ran at their quiet speed."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import sys
 import unittest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests import support
 
-
-def _load_common():
-    """bench/common.py, loaded by path (bench/ is not a package)."""
-    path = os.path.join(REPO, "bench", "common.py")
-    spec = importlib.util.spec_from_file_location("bench_common", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module   # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-common = _load_common()
+common = support.load_bench("common")
 
 # A stand-in for workloads.py serve: says hello, then answers each request
 # with the next figure from argv, cycling.

@@ -4,14 +4,14 @@ adds one thread that blocks for good without holding up the exit."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import subprocess
 import sys
 import unittest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORKLOADS = os.path.join(REPO, "bench", "workloads.py")
+from tests import support
+
+workloads = support.load_bench("workloads")
+WORKLOADS = workloads.__file__
 
 # Prints what shuffle_heap left alive: how many objects, and their sizes.
 PROBE_HEAP = """
@@ -23,16 +23,6 @@ print(len(workloads._SHUFFLED), sum(len(o) for o in workloads._SHUFFLED))
 """ % os.path.dirname(WORKLOADS)
 
 
-def _load_workloads():
-    spec = importlib.util.spec_from_file_location("bench_workloads", WORKLOADS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-workloads = _load_workloads()
-
-
 def _depth() -> int:
     frame, depth = sys._getframe(), 0
     while frame:
@@ -40,21 +30,16 @@ def _depth() -> int:
     return depth
 
 
-def _run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], input=stdin, capture_output=True,
-                          text=True, timeout=60)
-
-
 class ShuffleHeap(unittest.TestCase):
     def test_each_process_draws_its_own_heap_state(self):
-        states = {_run("-c", PROBE_HEAP).stdout for _ in range(4)}
+        states = {support.run_python(["-c", PROBE_HEAP]).stdout for _ in range(4)}
         self.assertEqual(len(states), 4, states)
         for state in states:
             kept, _ = map(int, state.split())
             self.assertLessEqual(kept, 2400)
 
     def test_serve_answers_after_shuffling(self):
-        proc = _run(WORKLOADS, "serve", "fib", "5", stdin="run\nrun\n")
+        proc = support.run_python([WORKLOADS, "serve", "fib", "5"], input="run\nrun\n")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         hello, *times = proc.stdout.splitlines()
         self.assertIn('"calls": 15', hello)
@@ -78,12 +63,12 @@ class IdleThread(unittest.TestCase):
         code = ("import os, sys; sys.path.insert(0, %r); import workloads; "
                 "workloads.idle_thread(); print(len(os.listdir('/proc/self/task')))"
                 % os.path.dirname(WORKLOADS))
-        proc = _run("-c", code)
+        proc = support.run_python(["-c", code])
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(proc.stdout.strip(), "2")
 
     def test_time_takes_the_option(self):
-        proc = _run(WORKLOADS, "time", "fib", "5", "1", "--idle-thread", "yes")
+        proc = support.run_python([WORKLOADS, "time", "fib", "5", "1", "--idle-thread", "yes"])
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn('"calls": 15', proc.stdout)
 
