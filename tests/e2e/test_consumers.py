@@ -183,29 +183,51 @@ class BccTest(support.NoToolLeftBehind):
     @unittest.skipIf(TRACE is None, "bcc's trace is not installed (apt-get install "
                      "bpfcc-tools)")
     def test_bcc_trace_prints_marks_of_a_pid(self) -> None:
+        """bcc raises the semaphore when it reads the pid's probes, seconds
+        before its compiled program is attached: the target fires its marks
+        only once trace has printed its header (its uprobes are in place)."""
         with bpf.private_pyusdt() as (root, library):
-            target = start_target(root)
-            trace = subprocess.Popen(
-                [TRACE, "-p", str(target.pid), 'u:%s:MARK "%%s %%s", arg1, arg2' % library],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            target = start_target(root, "--wait")
+            # trace is a Python script: -u so that its lines reach us as printed.
+            trace = toolrun.Background([SYSTEM_PYTHON, "-u", TRACE, "-p", str(target.pid),
+                                        'u:%s:MARK "%%s %%s", arg1, arg2' % library])
             try:
-                deadline = time.monotonic() + 120
-                while target.poll() is None and trace.poll() is None:
-                    self.assertLess(time.monotonic(), deadline, "the target never ended")
-                    time.sleep(0.1)
-                out = target.stdout.read() if target.poll() is not None else ""
+                self.wait_for_header(trace)
+                self.assertEqual(target.stdout.readline().strip(), "attached=MARK")
+                target.stdin.write("\n")
+                target.stdin.flush()
+                self.assertEqual(target.stdout.readline().strip(), "done")
+                target.stdin.close()
+                self.assertEqual(target.wait(60), 0, target.stderr.read())
+                trace.wait_for(lambda t: "request id=6" in "".join(t.out) and
+                               re.search(r"MARK\s+end", "".join(t.out)),
+                               "the last marks", timeout=60)
             finally:
-                for proc in (target, trace):
-                    if proc.poll() is None:
-                        proc.terminate()
-                    proc.wait(60)
-            traced = trace.stdout.read()
-        if "kernel headers" in traced or "Failed to compile BPF" in traced:
-            why = [line for line in traced.splitlines() if "kernel headers" in line]
-            self.skipTest("bcc cannot compile BPF programs here: %s"
-                          % (why or traced.strip().splitlines())[0][:160])
-        self.assertIn("attached=MARK", out)
-        self.assertEqual(len(re.findall(r"request id=\d", traced)), 7, traced)
+                if target.poll() is None:
+                    target.kill()
+                target.wait(60)
+                trace.kill()
+            run = trace.finish()
+        marks = re.findall(r"^\d+\s+\d+\s+\S+\s+MARK\s+(\S+) ?(.*)$", run.stdout, re.M)
+        self.assertEqual(marks, [("begin", "")] + [("request", "id=%d" % i) for i in range(7)]
+                         + [("end", "")], run.stdout[-3000:])
+
+    def wait_for_header(self, trace: toolrun.Background) -> None:
+        """Waits for trace's column header (printed once its program is
+        attached), or skips, saying why, when bcc has no kernel headers to
+        compile with."""
+        header = re.compile(r"^PID\s+TID\s+COMM\s+FUNC", re.M)
+        try:
+            trace.wait_for(lambda t: header.search("".join(t.out)), "trace's header",
+                           timeout=120)
+        except AssertionError:
+            said = "".join(trace.out + trace.err)
+            if "kernel headers" in said or "Failed to compile BPF" in said:
+                why = [line for line in said.splitlines() if "kernel headers" in line]
+                self.skipTest("bcc cannot compile BPF programs here: %s"
+                              % (why or said.strip().splitlines())[0][:160])
+            raise
+
 
 if __name__ == "__main__":
     unittest.main()
