@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import tempfile
 import textwrap
-import time
 import unittest
 
 import pyusdt
