@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 else:
     _lib = _load()
 
-#: Every probe: (name, sys.monitoring event bit or 0, argument list).
+#: Every probe: (name, sys.monitoring event bit or 0, argument list).  The
+#: bits are the running interpreter's own (3.14 renumbered some); 0 for the
+#: probes fed otherwise, and for an event this Python lacks.
 PROBES: tuple[tuple[str, int, str], ...] = _lib.PROBES
 
 
@@ -30,7 +32,7 @@ class Status:
     """What pyusdt is doing at one moment (read-only)."""
 
     __slots__ = ("attached", "enabled", "tool_id", "check_msec", "forced",
-                 "gc_callback")
+                 "gc_callback", "unavailable")
 
     #: Probes a tracer is attached to (their semaphores are non-zero).
     attached: tuple[str, ...]
@@ -44,12 +46,16 @@ class Status:
     forced: tuple[str, ...]
     #: Whether the GC probes' gc.callbacks entry is installed.
     gc_callback: bool
+    #: Probes whose sys.monitoring event the running Python lacks: they
+    #: never fire, and attaching to one says so on stderr.
+    unavailable: tuple[str, ...]
 
     def __init__(self, attached: tuple[str, ...], enabled: tuple[str, ...],
                  tool_id: int | None, check_msec: int,
-                 forced: tuple[str, ...] = (), gc_callback: bool = False) -> None:
+                 forced: tuple[str, ...] = (), gc_callback: bool = False,
+                 unavailable: tuple[str, ...] = ()) -> None:
         for name, value in zip(self.__slots__, (attached, enabled, tool_id, check_msec,
-                                                forced, gc_callback)):
+                                                forced, gc_callback, unavailable)):
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: object) -> None:

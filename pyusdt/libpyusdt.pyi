@@ -17,6 +17,7 @@ class _StatusDict(TypedDict):
     check_msec: int
     forced: tuple[str, ...]
     gc_callback: bool
+    unavailable: tuple[str, ...]
 
 #: Every probe: (name, sys.monitoring event bit or 0, argument list).
 PROBES: Final[tuple[tuple[str, int, str], ...]]
@@ -24,7 +25,8 @@ PROBES: Final[tuple[tuple[str, int, str], ...]]
 def status() -> _StatusDict:
     """What pyusdt is doing now: attached probes, enabled probes, the
     sys.monitoring tool id held (or None), the poll interval in ms, the
-    probes PYUSDT_FORCE attached, whether the GC probes' callback is in."""
+    probes PYUSDT_FORCE attached, whether the GC probes' callback is in,
+    and the probes whose sys.monitoring event this Python lacks."""
 
 def mark(name: str, detail: str = "") -> None:
     """Fires the MARK probe with NAME and DETAIL when a tracer is attached

@@ -43,8 +43,9 @@ PyDoc_STRVAR(status_doc,
 "What pyusdt is doing now: 'attached' (probes a tracer is attached to),\n"
 "'enabled' (probes whose sys.monitoring events are on), 'tool_id' (the\n"
 "sys.monitoring tool id held, or None), 'check_msec' (poll interval),\n"
-"'forced' (probes PYUSDT_FORCE attached) and 'gc_callback' (whether the\n"
-"GC probes' gc.callbacks entry is installed).");
+"'forced' (probes PYUSDT_FORCE attached), 'gc_callback' (whether the\n"
+"GC probes' gc.callbacks entry is installed) and 'unavailable' (probes\n"
+"whose sys.monitoring event the running Python lacks).");
 
 static PyObject *
 status(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
@@ -52,10 +53,12 @@ status(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
     PyObject *attached = probeset_names(pyusdt_probes_attached());
     PyObject *enabled = probeset_names(pyusdt_monitor_enabled());
     PyObject *forced = probeset_names(pyusdt_forced());   /* owned */
+    PyObject *unavailable = probeset_names(pyusdt_monitor_unavailable());
     int tool_id = pyusdt_monitor_tool_id();
     PyObject *result = NULL;   /* owned */
-    if (attached != NULL && enabled != NULL) {
-        result = Py_BuildValue("{sOsOsNsisOsO}", "attached", attached,
+    if (attached != NULL && enabled != NULL && forced != NULL
+        && unavailable != NULL) {
+        result = Py_BuildValue("{sOsOsNsisOsOsO}", "attached", attached,
                                "enabled", enabled, "tool_id",
                                tool_id < 0 ? Py_NewRef(Py_None)
                                            : PyLong_FromLong(tool_id),
@@ -63,8 +66,10 @@ status(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
                                "forced", forced,
                                "gc_callback",
                                pyusdt_gcwatch_installed() ? Py_True
-                                                          : Py_False);
+                                                          : Py_False,
+                               "unavailable", unavailable);
     }
+    Py_XDECREF(unavailable);
     Py_XDECREF(attached);
     Py_XDECREF(enabled);
     Py_XDECREF(forced);
@@ -475,7 +480,7 @@ probe_table(void)
     }
     for (int i = 0; i < PYUSDT_NPROBES; i++) {
         PyObject *row = Py_BuildValue("(sIs)", pyusdt_probe_info[i].name,
-                                      pyusdt_probe_info[i].event,
+                                      pyusdt_monitor_event(i),
                                       pyusdt_probe_info[i].args);
         if (row == NULL) {
             Py_DECREF(table);

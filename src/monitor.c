@@ -19,6 +19,11 @@ static struct {
     PyObject *set_events;
     PyObject *disable;            /* owned: sys.monitoring.DISABLE */
     PyObject *callbacks[PYUSDT_NPROBES];   /* owned callback objects */
+    /* Each monitoring probe's event bit in the running interpreter, 0 when
+     * it has no such event; read once at init, constant after. */
+    unsigned int events[PYUSDT_NPROBES];
+    pyusdt_probeset unavailable;  /* monitoring probes with no event */
+    pyusdt_probeset refused;      /* unavailable probes already reported */
     int tool_id;                  /* -1 while none is held */
     pyusdt_probeset registered;   /* probes whose callback is registered */
     pyusdt_probeset enabled;      /* probes whose event is enabled */
@@ -228,7 +233,7 @@ static const struct {
     const char *probe;
     vectorcallfunc func;
 } callback_defs[] = {
-#define PYUSDT_X(name, event, args) {#name, on_##name},
+#define PYUSDT_X(name, args) {#name, on_##name},
     PYUSDT_MONITORING_PROBES(PYUSDT_X)
 #undef PYUSDT_X
 };
@@ -249,6 +254,87 @@ new_callback(int i)
 }
 
 /* ---- enabling ---------------------------------------------------------- */
+
+/* Fills mon.events from MONITORING.events: each monitoring probe's event
+ * bit as the running interpreter numbers it.  A probe whose event this
+ * version lacks gets 0 and is marked unavailable.  0, or -1 with an
+ * exception set. */
+static int
+read_events(PyObject *monitoring)
+{
+    PyObject *events = PyObject_GetAttrString(monitoring, "events"); /* owned */
+    if (events == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < NCALLBACKS; i++) {
+        PyObject *bit = PyObject_GetAttrString(events,   /* owned */
+                                               callback_defs[i].probe);
+        if (bit == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                Py_DECREF(events);
+                return -1;
+            }
+            PyErr_Clear();
+        }
+        unsigned long value = bit && PyLong_CheckExact(bit)
+                              ? PyLong_AsUnsignedLong(bit) : 0;
+        Py_XDECREF(bit);
+        if (value == (unsigned long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            value = 0;
+        }
+        /* N.B. exactly one bit, or the event is not one pyusdt knows. */
+        if (value == 0 || value > 0x80000000ul || (value & (value - 1))) {
+            value = 0;
+            mon.unavailable |= 1u << i;
+        }
+        mon.events[i] = (unsigned int)value;
+    }
+    Py_DECREF(events);
+    return 0;
+}
+
+unsigned int
+pyusdt_monitor_event(int probe)
+{
+    return probe >= 0 && probe < NCALLBACKS ? mon.events[probe] : 0;
+}
+
+pyusdt_probeset
+pyusdt_monitor_unavailable(void)
+{
+    return mon.unavailable;
+}
+
+/* The sys.monitoring event mask that serves the probes in SET. */
+static unsigned int
+events_of(pyusdt_probeset set)
+{
+    unsigned int events = 0;
+    for (int i = 0; i < NCALLBACKS; i++) {
+        if (set & (1u << i)) {
+            events |= mon.events[i];
+        }
+    }
+    return events;
+}
+
+/* Says once per probe on stderr that a tracer attached to a probe the
+ * running interpreter cannot feed. */
+static void
+refuse_unavailable(pyusdt_probeset want)
+{
+    pyusdt_probeset fresh = want & mon.unavailable & ~mon.refused;
+    for (int i = 0; i < NCALLBACKS; i++) {
+        if (fresh & (1u << i)) {
+            fprintf(stderr, "pyusdt: probe %s stays silent: Python %d.%d "
+                    "has no sys.monitoring event %s\n",
+                    callback_defs[i].probe, (int)(Py_Version >> 24),
+                    (int)((Py_Version >> 16) & 0xff), callback_defs[i].probe);
+        }
+    }
+    mon.refused |= fresh;
+}
 
 int
 pyusdt_monitor_init(void)
@@ -274,7 +360,7 @@ pyusdt_monitor_init(void)
     FETCH(set_events)
 #undef FETCH
     mon.disable = PyObject_GetAttrString(monitoring, "DISABLE");
-    if (mon.disable == NULL) {
+    if (mon.disable == NULL || read_events(monitoring) < 0) {
         goto error;
     }
     if (PyType_Ready(&callback_type) < 0) {
@@ -355,7 +441,7 @@ acquire_tool_id(void)
             PyErr_Clear();
             continue;
         }
-        mon.tool_id = candidates[i];
+        __atomic_store_n(&mon.tool_id, candidates[i], __ATOMIC_RELAXED);
         mon.warned_no_tool = 0;
         return 0;
     }
@@ -372,13 +458,15 @@ static int
 set_callback(int probe, PyObject *callback)
 {
     return call_monitoring(mon.register_callback, "(iIO)", mon.tool_id,
-                           pyusdt_probe_info[probe].event, callback);
+                           mon.events[probe], callback);
 }
 
 int
 pyusdt_monitor_apply(pyusdt_probeset want)
 {
     want &= PYUSDT_MONITORING_SET;
+    refuse_unavailable(want);
+    want &= ~mon.unavailable;
     if (want == mon.enabled && (want != 0 || mon.tool_id < 0)) {
         return 0;
     }
@@ -394,10 +482,10 @@ pyusdt_monitor_apply(pyusdt_probeset want)
         }
     }
     if (call_monitoring(mon.set_events, "(iI)", mon.tool_id,
-                        pyusdt_probes_events(want)) < 0) {
+                        events_of(want)) < 0) {
         goto error;
     }
-    mon.enabled = want;
+    __atomic_store_n(&mon.enabled, want, __ATOMIC_RELAXED);
     for (int i = 0; i < NCALLBACKS; i++) {
         if ((mon.registered & ~want) & (1u << i)) {
             if (set_callback(i, Py_None) < 0) {
@@ -410,7 +498,7 @@ pyusdt_monitor_apply(pyusdt_probeset want)
         if (call_monitoring(mon.free_tool_id, "(i)", mon.tool_id) < 0) {
             goto error;
         }
-        mon.tool_id = -1;
+        __atomic_store_n(&mon.tool_id, -1, __ATOMIC_RELAXED);
     }
     return 0;
 error:
@@ -421,11 +509,11 @@ error:
 pyusdt_probeset
 pyusdt_monitor_enabled(void)
 {
-    return mon.enabled;
+    return __atomic_load_n(&mon.enabled, __ATOMIC_RELAXED);
 }
 
 int
 pyusdt_monitor_tool_id(void)
 {
-    return mon.tool_id;
+    return __atomic_load_n(&mon.tool_id, __ATOMIC_RELAXED);
 }

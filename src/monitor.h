@@ -2,9 +2,10 @@
  * monitor.h - pyusdt's sys.monitoring (PEP 669) tool: its tool id, its
  * callbacks (which fire the USDT probes), and the event set it enables.
  *
- * All functions need the GIL.  The state is process-wide: sys.monitoring
- * itself is per interpreter, and pyusdt refuses to load in any interpreter
- * but the main one.
+ * All functions need the GIL (an attached thread state on free-threaded
+ * builds); pyusdt_monitor_apply() must also be serialised by its caller.
+ * The state is process-wide: sys.monitoring itself is per interpreter, and
+ * pyusdt refuses to load in any interpreter but the main one.
  */
 #ifndef PYUSDT_MONITOR_H
 #define PYUSDT_MONITOR_H
@@ -29,6 +30,15 @@ int pyusdt_monitor_init(void);
  * now (no free tool id, or sys.monitoring failed: already reported on
  * stderr); never leaves an exception set. */
 int pyusdt_monitor_apply(pyusdt_probeset want);
+
+/* Probe PROBE's sys.monitoring event bit in the running interpreter (read
+ * from sys.monitoring.events at init), or 0: not a monitoring probe, or
+ * an event this version lacks. */
+unsigned int pyusdt_monitor_event(int probe);
+
+/* The monitoring probes the running interpreter has no event for: never
+ * enabled, and refused with a message on stderr when a tracer attaches. */
+pyusdt_probeset pyusdt_monitor_unavailable(void);
 
 /* The probes whose events are enabled now. */
 pyusdt_probeset pyusdt_monitor_enabled(void);

@@ -8,14 +8,14 @@
 /* N.B. the semaphores must live in a writable section that consumers can
  * find from the ELF note; ".probes" is the section sdt.h users agree on.
  * They are process-wide by nature: the kernel updates them in place. */
-#define PYUSDT_X(name, event, args)                                         \
+#define PYUSDT_X(name, args)                                         \
     __attribute__((section(".probes"), used))                               \
     volatile unsigned short pyusdt_##name##_semaphore;
 PYUSDT_PROBE_LIST(PYUSDT_X)
 #undef PYUSDT_X
 
 const struct pyusdt_probe_info pyusdt_probe_info[PYUSDT_NPROBES] = {
-#define PYUSDT_X(name, event, args) {#name, event, args},
+#define PYUSDT_X(name, args) {#name, args},
     PYUSDT_PROBE_LIST(PYUSDT_X)
 #undef PYUSDT_X
 };
@@ -24,25 +24,13 @@ pyusdt_probeset
 pyusdt_probes_attached(void)
 {
     pyusdt_probeset set = 0;
-#define PYUSDT_X(name, event, args)                                         \
+#define PYUSDT_X(name, args)                                         \
     if (pyusdt_##name##_semaphore != 0) {                                   \
         set |= 1u << PYUSDT_##name;                                         \
     }
     PYUSDT_PROBE_LIST(PYUSDT_X)
 #undef PYUSDT_X
     return set;
-}
-
-unsigned int
-pyusdt_probes_events(pyusdt_probeset set)
-{
-    unsigned int events = 0;
-    for (int i = 0; i < PYUSDT_NPROBES; i++) {
-        if (set & (1u << i)) {
-            events |= pyusdt_probe_info[i].event;
-        }
-    }
-    return events;
 }
 
 void
@@ -112,7 +100,7 @@ pyusdt_probes_parse(const char *list, pyusdt_probeset *set)
 void
 pyusdt_probes_force(pyusdt_probeset set)
 {
-#define PYUSDT_X(name, event, args)                                         \
+#define PYUSDT_X(name, args)                                         \
     if (set & PYUSDT_BIT(name)) {                                           \
         __atomic_add_fetch(&pyusdt_##name##_semaphore, 1, __ATOMIC_RELAXED); \
     }

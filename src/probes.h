@@ -12,9 +12,8 @@
  * (semaphore definitions, masks, callback registration, the PROBES table
  * exported to Python and checked against README) is derived from it.
  *
- *   X(NAME, EVENT, ARGS)
+ *   X(NAME, ARGS)
  *     NAME   probe name; for monitoring probes also the event it reports
- *     EVENT  the sys.monitoring.events bit, or 0 for the other probes
  *     ARGS   the probe's arguments, as documented in README
  */
 #ifndef PYUSDT_PROBES_H
@@ -31,34 +30,34 @@
  * trampoline and dies of SIGSEGV at its first probe (seen on 6.18.44):
  * never worth it.  tests/e2e/test_reliability_processes.py keeps it so. */
 
-/* Probes fed by the sys.monitoring event of the same name (EVENT is that
- * event's bit, fixed by PEP 669).  The trailing code_id is the integer
- * pyusdt gives the code object (see codeinfo.h). */
+/* Probes fed by the sys.monitoring event of the same name.  N.B. the
+ * event's bit is not written here: CPython renumbers events between
+ * versions (3.14 moved every bit from STOP_ITERATION up by one), so
+ * monitor.c reads each one from sys.monitoring.events.NAME of the running
+ * interpreter.  The trailing code_id is the integer pyusdt gives the code
+ * object (see codeinfo.h). */
 #define PYUSDT_MONITORING_PROBES(X)                                         \
-    X(PY_START, 1u << 0, "function, file, line, offset, code_id")           \
-    X(PY_RESUME, 1u << 1, "function, file, line, offset, code_id")          \
-    X(PY_RETURN, 1u << 2, "function, file, line, offset, retval, code_id")  \
-    X(PY_YIELD, 1u << 3, "function, file, line, offset, yieldval, code_id") \
-    X(CALL, 1u << 4, "function, file, line, offset, callable, code_id")     \
-    X(LINE, 1u << 5, "function, file, line, code_id")                       \
-    X(PY_UNWIND, 1u << 12,                                                  \
-      "function, file, line, offset, exception, code_id")                   \
-    X(PY_THROW, 1u << 13,                                                   \
-      "function, file, line, offset, exception, code_id")                   \
-    X(RAISE, 1u << 10, "function, file, line, offset, exception, code_id")  \
-    X(EXCEPTION_HANDLED, 1u << 11,                                          \
-      "function, file, line, offset, exception, code_id")
+    X(PY_START, "function, file, line, offset, code_id")                    \
+    X(PY_RESUME, "function, file, line, offset, code_id")                   \
+    X(PY_RETURN, "function, file, line, offset, retval, code_id")           \
+    X(PY_YIELD, "function, file, line, offset, yieldval, code_id")          \
+    X(CALL, "function, file, line, offset, callable, code_id")              \
+    X(LINE, "function, file, line, code_id")                                \
+    X(PY_UNWIND, "function, file, line, offset, exception, code_id")        \
+    X(PY_THROW, "function, file, line, offset, exception, code_id")         \
+    X(RAISE, "function, file, line, offset, exception, code_id")            \
+    X(EXCEPTION_HANDLED, "function, file, line, offset, exception, code_id")
 
-/* Probes fed by something else (EVENT 0): gc.callbacks, pyusdt.mark(). */
+/* Probes fed by something else: gc.callbacks, pyusdt.mark(). */
 #define PYUSDT_OTHER_PROBES(X)                                              \
-    X(GC_START, 0, "generation")                                            \
-    X(GC_DONE, 0, "generation, collected, uncollectable")                   \
-    X(MARK, 0, "name, detail")
+    X(GC_START, "generation")                                               \
+    X(GC_DONE, "generation, collected, uncollectable")                      \
+    X(MARK, "name, detail")
 
 #define PYUSDT_PROBE_LIST(X) PYUSDT_MONITORING_PROBES(X) PYUSDT_OTHER_PROBES(X)
 
 enum pyusdt_probe {
-#define PYUSDT_X(name, event, args) PYUSDT_##name,
+#define PYUSDT_X(name, args) PYUSDT_##name,
     PYUSDT_PROBE_LIST(PYUSDT_X)
 #undef PYUSDT_X
     PYUSDT_NPROBES
@@ -71,14 +70,14 @@ typedef unsigned int pyusdt_probeset;
 #define PYUSDT_BIT(name) ((pyusdt_probeset)1u << PYUSDT_##name)
 
 /* The probes served by sys.monitoring events. */
-#define PYUSDT_OR_BIT_(name, event, args) | PYUSDT_BIT(name)
+#define PYUSDT_OR_BIT_(name, args) | PYUSDT_BIT(name)
 #define PYUSDT_MONITORING_SET \
     ((pyusdt_probeset)0 PYUSDT_MONITORING_PROBES(PYUSDT_OR_BIT_))
 
 /* The semaphores, defined in probes.c.  N.B. the name pattern
  * pyusdt_<NAME>_semaphore is fixed by sdt.h, which refers to it from the
  * probe note. */
-#define PYUSDT_X(name, event, args) \
+#define PYUSDT_X(name, args) \
     extern volatile unsigned short pyusdt_##name##_semaphore;
 PYUSDT_PROBE_LIST(PYUSDT_X)
 #undef PYUSDT_X
@@ -90,7 +89,6 @@ PYUSDT_PROBE_LIST(PYUSDT_X)
 /* Static facts about one probe, for code that iterates over all of them. */
 struct pyusdt_probe_info {
     const char *name;
-    unsigned int event;   /* sys.monitoring.events bit */
     const char *args;
 };
 
@@ -99,9 +97,6 @@ extern const struct pyusdt_probe_info pyusdt_probe_info[PYUSDT_NPROBES];
 /* The probes whose semaphores are currently non-zero.  Safe from any
  * thread, with or without the GIL. */
 pyusdt_probeset pyusdt_probes_attached(void);
-
-/* The sys.monitoring event mask that serves the probes in SET. */
-unsigned int pyusdt_probes_events(pyusdt_probeset set);
 
 /* Parses a comma-separated list of probe names (or "all") into *SET.
  * 0, or -1 when a name is unknown (*SET then holds the known ones). */

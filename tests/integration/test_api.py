@@ -67,6 +67,35 @@ class Force(unittest.TestCase):
         run = run_python(["-c", "import pyusdt; print(len(pyusdt.PROBES))"])
         self.assertEqual(len(status["attached"]), int(run.stdout))
 
+    def test_event_bits_are_the_running_interpreters_own(self):
+        code = ("import json, sys, pyusdt\n"
+                "print(json.dumps([[name, bit, getattr(sys.monitoring.events, name, 0)]\n"
+                "                  for name, bit, _ in pyusdt.PROBES]))")
+        run = run_python(["-c", code])
+        self.assertEqual(run.returncode, 0, run.stderr)
+        for name, bit, expected in json.loads(run.stdout):
+            self.assertEqual(bit, expected, name)
+
+    def test_probe_whose_event_this_python_lacks_is_refused_in_one_sentence(self):
+        # As a future Python without a RAISE event would be: the bit cannot
+        # be read, so the probe is never enabled, and attaching says why.
+        code = ("import sys\n"
+                "del sys.monitoring.events.RAISE\n"
+                "import pyusdt\n"
+                "print([bit for name, bit, _ in pyusdt.PROBES if name == 'RAISE'])\n"
+                "s = pyusdt.status()\n"
+                "print(s.unavailable, s.attached, s.enabled)\n"
+                "def f(): raise KeyError\n"
+                "try: f()\n"
+                "except KeyError: pass\n"
+                "pyusdt._lib._sync()\n")
+        run = run_python(["-c", code], PYUSDT_FORCE="RAISE,PY_START")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.stdout, "[0]\n('RAISE',) ('PY_START', 'RAISE') ('PY_START',)\n")
+        self.assertEqual(len(run.stderr.splitlines()), 1, run.stderr)
+        self.assertRegex(run.stderr, r"^pyusdt: probe RAISE stays silent: Python 3\.\d+ "
+                                     r"has no sys.monitoring event RAISE\n$")
+
     def test_unknown_forced_name_warns_once_and_forces_the_rest(self):
         status, stderr = status_of(PYUSDT_FORCE="PY_START,NOPE")
         self.assertEqual(status["forced"], ["PY_START"])
