@@ -132,6 +132,26 @@ pyusdt_codeinfo_slow(PyCodeObject *code)
     return info;
 }
 
+/* The source line of byte OFFSET in CODE, from its location table (what
+ * code.co_lines() gives).  N.B. not PyCode_Addr2Line(): on 3.14, while
+ * any tool has LINE events on, it answers from the instrumentation's own
+ * table, which has no line for an instruction's cache entries (-1 where an
+ * exception event's offset points into a CALL). */
+static int
+line_of(PyCodeObject *code, int offset)
+{
+    int line, column, end_line, end_column;
+    /* N.B. a code unit is 2 bytes; Py_SIZE counts units. */
+    if (offset / 2 >= Py_SIZE(code)) {
+        return -1;
+    }
+    if (!PyCode_Addr2Location(code, offset, &line, &column, &end_line,
+                              &end_column)) {
+        return -1;
+    }
+    return line < 0 ? -1 : line;
+}
+
 int
 pyusdt_codeinfo_line_slow(struct pyusdt_codeinfo *info, PyCodeObject *code,
                           int offset)
@@ -141,19 +161,19 @@ pyusdt_codeinfo_line_slow(struct pyusdt_codeinfo *info, PyCodeObject *code,
     }
     Py_ssize_t unit = offset / 2;
     if (unit >= info->nunits) {
-        return PyCode_Addr2Line(code, offset);
+        return line_of(code, offset);
     }
     if (info->lines == NULL) {
         info->lines = PyMem_RawCalloc((size_t)info->nunits, sizeof(int32_t));
         if (info->lines == NULL) {
-            return PyCode_Addr2Line(code, offset);
+            return line_of(code, offset);
         }
     }
     int32_t known = info->lines[unit];
     if (known != 0) {
         return known - 2;
     }
-    int line = PyCode_Addr2Line(code, offset);
+    int line = line_of(code, offset);
     info->lines[unit] = line + 2;
     return line;
 }
