@@ -145,6 +145,22 @@ format_long_long(long long value, char *buf)
     buf[at] = '\0';
 }
 
+/* The bit length of VALUE, an exact int, as int.bit_length() gives it
+ * (the public way: CPython's _PyLong_NumBits is private); -1 on failure.
+ * Only wider-than-64-bit ints get here.  A pending exception is left as
+ * it was. */
+static long long
+int_bits(PyObject *value)
+{
+    PyObject *pending = PyErr_GetRaisedException();   /* owned */
+    PyObject *bits = PyObject_CallMethod(value, "bit_length", NULL); /* owned */
+    long long result = bits ? PyLong_AsLongLong(bits) : -1;
+    Py_XDECREF(bits);
+    PyErr_Clear();
+    PyErr_SetRaisedException(pending);   /* steals pending */
+    return result;
+}
+
 static void
 render_int(PyObject *value, char *buf)
 {
@@ -161,14 +177,18 @@ render_int(PyObject *value, char *buf)
         format_long_long(small, buf);
         return;
     }
-    size_t bits = _PyLong_NumBits(value);
-    if (bits <= PYUSDT_INT_REPR_MAX_BITS) {
+    long long bits = int_bits(value);
+    if (bits >= 0 && bits <= PYUSDT_INT_REPR_MAX_BITS) {
         render_builtin_repr(value, buf, 0);
         if (strcmp(buf, PYUSDT_PLACEHOLDER) != 0) {
             return;
         }
     }
-    snprintf(buf, PYUSDT_VALUE_BUFSIZE, "<int of %zu bits>", bits);
+    if (bits < 0) {
+        copy_cstr(buf, "<int>");
+        return;
+    }
+    snprintf(buf, PYUSDT_VALUE_BUFSIZE, "<int of %lld bits>", bits);
 }
 
 static void
