@@ -7,9 +7,11 @@
 #include "render.h"
 
 /* Process-wide: the co_extra index is reserved per interpreter, and pyusdt
- * runs in the main interpreter only.  Guarded by the GIL. */
+ * runs in the main interpreter only.  The index and the prefix are set at
+ * init, before any event; records are built under create_lock. */
 Py_ssize_t pyusdt_codeinfo_extra_index = -1;
-static uint64_t last_code_id;
+static pyusdt_lock create_lock;
+static uint64_t last_code_id;   /* under create_lock */
 static char *hidden_prefix;   /* owned, PyMem_RawMalloc */
 static size_t hidden_prefix_len;
 
@@ -76,8 +78,9 @@ describe(struct pyusdt_codeinfo *info, PyCodeObject *code)
 }
 
 /* What is returned when no record can be stored.  N.B. valid until the
- * next call, which is enough: callers use it at once, under the GIL. */
-static struct pyusdt_codeinfo stand_in;
+ * thread's next call, which is enough: callers use it at once.  One per
+ * thread, so that threads running at once never share it. */
+static __thread struct pyusdt_codeinfo stand_in;
 
 static struct pyusdt_codeinfo *
 make_stand_in(PyCodeObject *code)
@@ -104,6 +107,33 @@ stored_record(PyCodeObject *code)
     return found;
 }
 
+/* A new record for CODE stored in its slot, or NULL.  create_lock held,
+ * so that two threads starting the same new function at once store one
+ * record with one code_id.  A pending exception is left as it was. */
+static struct pyusdt_codeinfo *
+new_record(PyCodeObject *code)
+{
+    struct pyusdt_codeinfo *info = PyMem_RawMalloc(sizeof(*info));
+    if (info == NULL) {
+        return NULL;
+    }
+    describe(info, code);
+    info->code_id = last_code_id + 1;
+    PyObject *pending = PyErr_GetRaisedException();   /* owned */
+    int rc = PyUnstable_Code_SetExtra((PyObject *)code,
+                                      pyusdt_codeinfo_extra_index, info);
+    if (rc < 0) {
+        PyErr_Clear();
+        free_record(info);
+        info = NULL;
+    }
+    else {
+        last_code_id++;
+    }
+    PyErr_SetRaisedException(pending);   /* steals pending */
+    return info;
+}
+
 struct pyusdt_codeinfo *
 pyusdt_codeinfo_slow(PyCodeObject *code)
 {
@@ -114,22 +144,42 @@ pyusdt_codeinfo_slow(PyCodeObject *code)
     if (found != NULL) {
         return found;
     }
-    struct pyusdt_codeinfo *info = PyMem_RawMalloc(sizeof(*info));
-    if (info == NULL) {
-        return make_stand_in(code);
+    pyusdt_lock_acquire(&create_lock);
+    /* Looked up again: another thread may have stored one meanwhile. */
+    found = stored_record(code);
+    if (found == NULL) {
+        found = new_record(code);
     }
-    describe(info, code);
-    info->code_id = ++last_code_id;
-    PyObject *pending = PyErr_GetRaisedException();   /* owned */
-    if (PyUnstable_Code_SetExtra((PyObject *)code,
-                                 pyusdt_codeinfo_extra_index, info) < 0) {
-        PyErr_Clear();
-        free_record(info);
-        PyErr_SetRaisedException(pending);   /* steals pending */
-        return make_stand_in(code);
+    pyusdt_lock_release(&create_lock);
+    return found != NULL ? found : make_stand_in(code);
+}
+
+void
+pyusdt_codeinfo_after_fork(void)
+{
+    pyusdt_lock_reset(&create_lock);
+}
+
+/* INFO's line table, allocated on first use; NULL when memory ran out.
+ * N.B. two threads may allocate one at once: the first one published
+ * wins, and the other is freed. */
+static int32_t *
+line_table(struct pyusdt_codeinfo *info)
+{
+    int32_t *lines = __atomic_load_n(&info->lines, __ATOMIC_ACQUIRE);
+    if (lines != NULL) {
+        return lines;
     }
-    PyErr_SetRaisedException(pending);   /* steals pending */
-    return info;
+    int32_t *fresh = PyMem_RawCalloc((size_t)info->nunits, sizeof(int32_t));
+    if (fresh == NULL) {
+        return NULL;
+    }
+    if (__atomic_compare_exchange_n(&info->lines, &lines, fresh, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        return fresh;
+    }
+    PyMem_RawFree(fresh);
+    return lines;   /* the winner's, loaded by the failed exchange */
 }
 
 /* The source line of byte OFFSET in CODE, from its location table (what
@@ -160,21 +210,16 @@ pyusdt_codeinfo_line_slow(struct pyusdt_codeinfo *info, PyCodeObject *code,
         return -1;
     }
     Py_ssize_t unit = offset / 2;
-    if (unit >= info->nunits) {
+    int32_t *lines = unit < info->nunits ? line_table(info) : NULL;
+    if (lines == NULL) {
         return line_of(code, offset);
     }
-    if (info->lines == NULL) {
-        info->lines = PyMem_RawCalloc((size_t)info->nunits, sizeof(int32_t));
-        if (info->lines == NULL) {
-            return line_of(code, offset);
-        }
-    }
-    int32_t known = info->lines[unit];
+    int32_t known = __atomic_load_n(&lines[unit], __ATOMIC_RELAXED);
     if (known != 0) {
         return known - 2;
     }
     int line = line_of(code, offset);
-    info->lines[unit] = line + 2;
+    __atomic_store_n(&lines[unit], line + 2, __ATOMIC_RELAXED);
     return line;
 }
 
@@ -183,6 +228,6 @@ pyusdt_codeinfo_hide_code(PyCodeObject *code)
 {
     struct pyusdt_codeinfo *info = pyusdt_codeinfo(code);
     if (info != &stand_in) {
-        info->hidden = 1;
+        __atomic_store_n(&info->hidden, 1, __ATOMIC_RELAXED);
     }
 }

@@ -10,7 +10,10 @@
  * code_id is a counter, not an address: it stays unique for the life of the
  * process even when a freed code object's memory is reused.
  *
- * All functions need the GIL.
+ * All functions need the GIL (an attached thread state on free-threaded
+ * builds, where they are also safe to call from several threads at once:
+ * a record is built under a lock and published by CPython's co_extra
+ * store, and its lazily filled fields are read and written atomically).
  */
 #ifndef PYUSDT_CODEINFO_H
 #define PYUSDT_CODEINFO_H
@@ -25,10 +28,11 @@ struct pyusdt_codeinfo {
     const char *function;   /* UTF-8 of co_qualname, owned by that str */
     const char *file;       /* UTF-8 of co_filename, owned by that str */
     int firstline;
-    int hidden;             /* pyusdt's own code: never reported */
+    int hidden;             /* pyusdt's own code: never reported; atomic */
     Py_ssize_t nunits;      /* code units of bytecode */
     int32_t *lines;         /* owned: line + 2 per code unit, 0 = unknown
-                               yet; NULL until the first lookup */
+                               yet; NULL until the first lookup.  The
+                               pointer and each entry are atomic. */
 };
 
 /* Reserves the co_extra slot.  Once per process.  0, or -1 with an
@@ -48,6 +52,16 @@ void pyusdt_codeinfo_hide_code(PyCodeObject *code);
 struct pyusdt_codeinfo *pyusdt_codeinfo_slow(PyCodeObject *code);
 int pyusdt_codeinfo_line_slow(struct pyusdt_codeinfo *info,
                               PyCodeObject *code, int offset);
+
+/* In a child after fork(): a lock another thread held there is reset. */
+void pyusdt_codeinfo_after_fork(void);
+
+/* Whether the probes keep quiet about INFO's code (pyusdt's own). */
+static inline int
+pyusdt_codeinfo_hidden(const struct pyusdt_codeinfo *info)
+{
+    return __atomic_load_n(&info->hidden, __ATOMIC_RELAXED);
+}
 
 /* The co_extra index holding the records; -1 before pyusdt_codeinfo_init.
  * Read-only outside codeinfo.c. */
@@ -73,9 +87,11 @@ static inline int
 pyusdt_codeinfo_line(struct pyusdt_codeinfo *info, PyCodeObject *code,
                      int offset)
 {
-    /* The common case: a line already looked up at this offset. */
-    if (offset >= 0 && info->lines != NULL && offset / 2 < info->nunits) {
-        int32_t known = info->lines[offset / 2];
+    /* The common case: a line already looked up at this offset.  N.B.
+     * the atomic loads are plain loads on x86-64 and arm64. */
+    int32_t *lines = __atomic_load_n(&info->lines, __ATOMIC_ACQUIRE);
+    if (offset >= 0 && lines != NULL && offset / 2 < info->nunits) {
+        int32_t known = __atomic_load_n(&lines[offset / 2], __ATOMIC_RELAXED);
         if (known != 0) {
             return known - 2;
         }

@@ -1,15 +1,22 @@
-/* compat.h - PY_VERSION_HEX shims, each saying why it exists. */
+/* compat.h - PY_VERSION_HEX shims, each saying why it exists.
+ *
+ * Every use of CPython's private API or internal layout is here, marked
+ * PRIVATE, and limited to the versions the test suite runs on (3.12, 3.13,
+ * 3.14, 3.14t); newer versions take the public API.  The rest of pyusdt
+ * uses the public and PyUnstable_ API only (runner.c also reads the
+ * recursion counters of the public PyThreadState struct). */
 #ifndef PYUSDT_COMPAT_H
 #define PYUSDT_COMPAT_H
 
 #include <Python.h>
+#include <string.h>
 
 #if PY_VERSION_HEX < 0x030C0000
 #  error "pyusdt needs CPython 3.12 or newer (PEP 669 sys.monitoring)"
 #endif
 
 /* Whether the interpreter is finalizing.  Py_IsFinalizing() became public
- * in 3.13; 3.12 only has the private _Py_IsFinalizing(), with the same
+ * in 3.13; 3.12 only has the PRIVATE _Py_IsFinalizing(), with the same
  * meaning.  N.B. looked up at run time, not linked: a build loaded by the
  * wrong Python then gets as far as PyInit and its clear ImportError
  * (module.c) instead of an "undefined symbol" from the dynamic linker. */
@@ -18,17 +25,21 @@
 static inline int
 pyusdt_is_finalizing(void)
 {
-    static int (*is_finalizing)(void);   /* benign race: same value */
-    if (is_finalizing == NULL) {
-        void *found = dlsym(RTLD_DEFAULT, "Py_IsFinalizing");
+    /* Cached atomically: every thread that looks finds the same value. */
+    static void *cached;
+    void *found = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (found == NULL) {
+        found = dlsym(RTLD_DEFAULT, "Py_IsFinalizing");
         if (found == NULL) {
             found = dlsym(RTLD_DEFAULT, "_Py_IsFinalizing");
         }
         if (found == NULL) {
             return 0;
         }
-        *(void **)&is_finalizing = found;
+        __atomic_store_n(&cached, found, __ATOMIC_RELAXED);
     }
+    int (*is_finalizing)(void);
+    *(void **)&is_finalizing = found;
     return is_finalizing();
 }
 
@@ -41,29 +52,39 @@ pyusdt_is_finalizing(void)
 #  define PYUSDT_PENDING_CALLS_WAKE 0
 #endif
 
-/* The GIL switch interval in microseconds (sys.getswitchinterval()), read
- * without running Python code: CPython's own _PyEval_GetSwitchInterval(),
- * looked up at run time like Py_IsFinalizing() above.  GIL held.  0 when
- * the function is missing. */
+#if !PYUSDT_PENDING_CALLS_WAKE
+/* PRIVATE, 3.12 only.  The GIL switch interval in microseconds
+ * (sys.getswitchinterval()), read without running Python code: CPython's
+ * own _PyEval_GetSwitchInterval(), looked up at run time like
+ * Py_IsFinalizing() above.  GIL held.  0 when the function is missing. */
 static inline unsigned long
 pyusdt_switch_interval_us(void)
 {
-    static unsigned long (*get_interval)(void);   /* benign race */
-    if (get_interval == NULL) {
-        void *found = dlsym(RTLD_DEFAULT, "_PyEval_GetSwitchInterval");
+    static void *cached;   /* atomically, as above */
+    void *found = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (found == NULL) {
+        found = dlsym(RTLD_DEFAULT, "_PyEval_GetSwitchInterval");
         if (found == NULL) {
             return 0;
         }
-        *(void **)&get_interval = found;
+        __atomic_store_n(&cached, found, __ATOMIC_RELAXED);
     }
+    unsigned long (*get_interval)(void);
+    *(void **)&get_interval = found;
     return get_interval();
 }
+#endif
 
-/* Reading a code object's co_extra slot through PyUnstable_Code_GetExtra()
- * costs a thread-state lookup (a TLS access from a shared library) on every
- * event.  CPython 3.12-3.14 lay the slots out as below (pycore_code.h,
+/* PRIVATE LAYOUT, tested versions only.  Reading a code object's co_extra
+ * slot through PyUnstable_Code_GetExtra() costs a thread-state lookup (a
+ * TLS access from a shared library) on every event.  CPython 3.12-3.14
+ * (3.14t too) lay the slots out as below (Objects/codeobject.c,
  * _PyCodeObjectExtra, unchanged since 3.6); pyusdt only reads them there,
- * and writes through the API.  Other versions use the API. */
+ * with the acquire loads 3.14t's GetExtra pairs with its release stores
+ * (free-threaded SetExtra publishes a new buffer and frees the old one
+ * only once every thread has passed a quiescent point), and writes
+ * through the API.  Versions the test suite does not run on (3.15 and
+ * later) use the API. */
 #if PY_VERSION_HEX < 0x030F0000
 #  define PYUSDT_FAST_CO_EXTRA 1
 typedef struct {
@@ -74,13 +95,61 @@ typedef struct {
 static inline void *
 pyusdt_code_extra_get(PyCodeObject *code, Py_ssize_t index)
 {
-    pyusdt_code_extra *extra = (pyusdt_code_extra *)code->co_extra;
+    pyusdt_code_extra *extra = (pyusdt_code_extra *)
+        __atomic_load_n(&code->co_extra, __ATOMIC_ACQUIRE);
     /* N.B. unsigned: an index of -1 (none reserved) finds nothing. */
     if (extra == NULL || (size_t)index >= (size_t)extra->ce_size) {
         return NULL;
     }
-    return extra->ce_extras[index];
+    return __atomic_load_n(&extra->ce_extras[index], __ATOMIC_ACQUIRE);
 }
 #endif
+
+/* A lock for the rare paths that free-threaded builds must serialise
+ * (building a code record, applying the attached probes).  PyMutex
+ * (public since 3.13) parks with the thread state detached, so a thread
+ * waiting for it never holds up a stop-the-world pause, which
+ * sys.monitoring.set_events() takes on free-threaded builds; a pthread
+ * mutex would deadlock there.  3.12 has neither PyMutex nor a
+ * free-threaded build: the GIL serialises, and the lock is nothing. */
+#if PY_VERSION_HEX >= 0x030D0000
+typedef PyMutex pyusdt_lock;
+
+static inline void
+pyusdt_lock_acquire(pyusdt_lock *lock)
+{
+    PyMutex_Lock(lock);
+}
+
+static inline void
+pyusdt_lock_release(pyusdt_lock *lock)
+{
+    PyMutex_Unlock(lock);
+}
+#else
+typedef struct {
+    char unused;
+} pyusdt_lock;
+
+static inline void
+pyusdt_lock_acquire(pyusdt_lock *lock)
+{
+    (void)lock;
+}
+
+static inline void
+pyusdt_lock_release(pyusdt_lock *lock)
+{
+    (void)lock;
+}
+#endif
+
+/* In a child after fork(): a lock another thread held at fork() stays
+ * held for ever there; the thread that held it does not exist. */
+static inline void
+pyusdt_lock_reset(pyusdt_lock *lock)
+{
+    memset(lock, 0, sizeof(*lock));
+}
 
 #endif /* PYUSDT_COMPAT_H */

@@ -7,7 +7,9 @@
 
 #define GC_PROBES (PYUSDT_BIT(GC_START) | PYUSDT_BIT(GC_DONE))
 
-/* Process-wide like gc itself.  Guarded by the GIL. */
+/* Process-wide like gc itself.  Set at init, constant after, except
+ * INSTALLED: changed by pyusdt_gcwatch_apply() (serialised by its caller,
+ * pyusdt_sync) and read atomically by anyone. */
 static struct {
     PyObject *callbacks;    /* owned: the gc.callbacks list */
     PyObject *callback;     /* owned: our builtin function */
@@ -122,12 +124,13 @@ pyusdt_gcwatch_apply(pyusdt_probeset want)
         fprintf(stderr, "pyusdt: could not update gc.callbacks\n");
         return -1;
     }
-    gcw.installed = (want & GC_PROBES) != 0;
+    __atomic_store_n(&gcw.installed, (want & GC_PROBES) != 0,
+                     __ATOMIC_RELAXED);
     return 0;
 }
 
 int
 pyusdt_gcwatch_installed(void)
 {
-    return gcw.installed;
+    return __atomic_load_n(&gcw.installed, __ATOMIC_RELAXED);
 }

@@ -286,6 +286,7 @@ static PyObject *
 after_fork_child(PyObject *module, PyObject *ignored)
 {
     pyusdt_poller_forget();
+    pyusdt_codeinfo_after_fork();
     return after_fork(module, ignored);
 }
 
@@ -345,19 +346,48 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* An extension built for one CPython minor version must not run in
- * another: the C API layout it was compiled against differs. */
+/* Whether this library was built for a free-threaded interpreter. */
+#ifdef Py_GIL_DISABLED
+#  define BUILT_FREE_THREADED 1
+#else
+#  define BUILT_FREE_THREADED 0
+#endif
+
+/* An extension built for one CPython minor version or ABI must not run in
+ * another: the C API layout it was compiled against differs (a
+ * free-threaded object header is another shape altogether).  N.B. called
+ * from PyInit, before anything reads an object's fields: only functions
+ * and the Py_Version constant, which every ABI exports alike. */
 static int
-check_version(void)
+check_build(void)
 {
+    int major = (int)(Py_Version >> 24), minor = (int)((Py_Version >> 16) & 0xff);
     if ((Py_Version >> 16) != (PY_VERSION_HEX >> 16)) {
         PyErr_Format(PyExc_ImportError,
                      "libpyusdt was built for Python %d.%d but is loaded by "
                      "Python %d.%d; rebuild it with "
                      "'make PYTHON=/path/to/python3.%d'",
+                     PY_MAJOR_VERSION, PY_MINOR_VERSION, major, minor, minor);
+        return -1;
+    }
+    /* N.B. PyUnicode_AsUTF8 checks the type itself; PyUnicode_Check would
+     * read the header. */
+    PyObject *abiflags = PySys_GetObject("abiflags");   /* borrowed */
+    const char *flags = abiflags ? PyUnicode_AsUTF8(abiflags) : NULL;
+    if (flags == NULL) {
+        PyErr_Clear();
+        return 0;   /* no abiflags (not POSIX): nothing to compare */
+    }
+    int running_free_threaded = strchr(flags, 't') != NULL;
+    if (running_free_threaded != BUILT_FREE_THREADED) {
+        PyErr_Format(PyExc_ImportError,
+                     "libpyusdt was built for %s Python %d.%d but is loaded "
+                     "by %s Python %d.%d; rebuild it with "
+                     "'make PYTHON=/path/to/python3.%d%s'",
+                     BUILT_FREE_THREADED ? "free-threaded" : "GIL-enabled",
                      PY_MAJOR_VERSION, PY_MINOR_VERSION,
-                     (int)(Py_Version >> 24), (int)((Py_Version >> 16) & 0xff),
-                     (int)((Py_Version >> 16) & 0xff));
+                     running_free_threaded ? "free-threaded" : "GIL-enabled",
+                     major, minor, minor, running_free_threaded ? "t" : "");
         return -1;
     }
     return 0;
@@ -494,9 +524,6 @@ probe_table(void)
 static int
 module_exec(PyObject *module)
 {
-    if (check_version() < 0) {
-        return -1;
-    }
     /* N.B. Py_mod_multiple_interpreters only keeps pyusdt out of isolated
      * subinterpreters; a legacy one (Py_NewInterpreter) would get a module
      * whose probes could never fire there. */
@@ -521,6 +548,13 @@ static PyModuleDef_Slot module_slots[] = {
     /* sys.monitoring state and the semaphores are per process; one
      * interpreter owns them. */
     {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#ifdef Py_mod_gil
+    /* Safe without the GIL (free-threaded builds, 3.13+): the code records
+     * are created under a lock and published atomically (codeinfo.c), the
+     * enabled set is changed under pyusdt_sync's lock (poller.c), and
+     * nothing else is shared but constants set at init. */
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
     {0, NULL},
 };
 
@@ -536,5 +570,8 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit_libpyusdt(void)
 {
+    if (check_build() < 0) {
+        return NULL;
+    }
     return PyModuleDef_Init(&module_def);
 }

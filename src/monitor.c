@@ -8,7 +8,9 @@
 #include "render.h"
 
 /* Process-wide because sys.monitoring is: one tool id, one set of events.
- * Guarded by the GIL. */
+ * Written only by pyusdt_monitor_apply(), whose callers serialise it
+ * (pyusdt_sync's lock); the fields read elsewhere (enabled, tool_id) are
+ * written and read atomically, for free-threaded builds. */
 static struct {
     /* sys.monitoring functions, owned; looked up once at init so that
      * enabling never imports anything. */
@@ -56,7 +58,7 @@ site_from_args(PyObject *const *args, size_t nargsf, Py_ssize_t need,
     }
     site->code = (PyCodeObject *)args[0];
     site->info = pyusdt_codeinfo(site->code);
-    if (site->info->hidden) {
+    if (pyusdt_codeinfo_hidden(site->info)) {
         return 1;
     }
     site->offset = pyusdt_int_arg(args[1]);

@@ -28,9 +28,14 @@ static struct {
      * thread to try again (a failed apply).  Written under the GIL, read by
      * the thread without it, hence atomic. */
     unsigned int applied;
+    /* Serialises pyusdt_sync(): the poller, a pending call and _sync()
+     * may apply at once on free-threaded builds. */
+    pyusdt_lock sync_lock;
     pthread_t thread;
-    enum { STOPPED, RUNNING, STOPPING } state;   /* guarded by the GIL */
-    int closed;             /* at exit: never started again; GIL */
+    /* Changed by compare-and-swap: on free-threaded builds two threads may
+     * start or stop the poller at once (forks, exit). */
+    int state;
+    int closed;             /* at exit: never started again; atomic */
     pid_t tid;              /* the thread's kernel id, set by itself */
     /* 3.12: the GIL switch interval (us) the poller reads early by; read
      * under the GIL, by the thread without it, hence atomic. */
@@ -45,6 +50,8 @@ static struct {
 };
 
 #define APPLY_AGAIN (~0u)
+
+enum { STOPPED, STARTING, RUNNING, STOPPING };
 
 /* The poller thread's name (comm: at most 15 bytes). */
 #define POLLER_THREAD_NAME "pyusdt-poller"
@@ -162,6 +169,7 @@ pyusdt_poll_period_us(void)
 pyusdt_probeset
 pyusdt_sync(void)
 {
+    pyusdt_lock_acquire(&poller.sync_lock);
     note_switch_interval();
     pyusdt_probeset want = pyusdt_probes_attached();
     /* N.B. both are tried, whatever the first one does. */
@@ -172,6 +180,7 @@ pyusdt_sync(void)
     if (poller.verbose && (previous != (ok ? want : APPLY_AGAIN))) {
         log_change(want, ok);
     }
+    pyusdt_lock_release(&poller.sync_lock);
     return want;
 }
 
@@ -320,10 +329,19 @@ poller_main(void *arg)
     return NULL;
 }
 
+/* Moves the poller's state from FROM to TO if it is FROM now. */
+static int
+change_state(int from, int to)
+{
+    return __atomic_compare_exchange_n(&poller.state, &from, to, 0,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
 int
 pyusdt_poller_start(void)
 {
-    if (poller.state != STOPPED || poller.closed) {
+    if (__atomic_load_n(&poller.closed, __ATOMIC_ACQUIRE)
+        || !change_state(STOPPED, STARTING)) {
         return 0;
     }
     note_switch_interval();
@@ -348,6 +366,7 @@ pyusdt_poller_start(void)
     pthread_attr_destroy(&tattr);
     if (rc != 0) {
         pthread_cond_destroy(&poller.wake);
+        __atomic_store_n(&poller.state, STOPPED, __ATOMIC_RELEASE);
         errno = rc;
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
@@ -356,7 +375,7 @@ pyusdt_poller_start(void)
      * filtering on comm can tell pyusdt's wake-ups from the program's
      * threads.  Best effort. */
     pthread_setname_np(poller.thread, POLLER_THREAD_NAME);
-    poller.state = RUNNING;
+    __atomic_store_n(&poller.state, RUNNING, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -398,13 +417,14 @@ void
 pyusdt_poller_stop(void)
 {
     /* N.B. the GIL is released while joining, so another thread may call
-     * this meanwhile (threads forking at once): only the first joins; the
-     * others wait for it, and every caller returns with the thread gone. */
-    while (poller.state != STOPPED) {
-        if (poller.state == RUNNING) {
-            poller.state = STOPPING;
+     * this meanwhile (threads forking at once), and on free-threaded builds
+     * any thread may: only the one that moves the state from RUNNING
+     * joins; the others wait for it (or for a start to finish), and every
+     * caller returns with the thread gone. */
+    while (__atomic_load_n(&poller.state, __ATOMIC_ACQUIRE) != STOPPED) {
+        if (change_state(RUNNING, STOPPING)) {
             join_thread();
-            poller.state = STOPPED;
+            __atomic_store_n(&poller.state, STOPPED, __ATOMIC_RELEASE);
         }
         else {
             Py_BEGIN_ALLOW_THREADS
@@ -418,7 +438,7 @@ pyusdt_poller_stop(void)
 void
 pyusdt_poller_close(void)
 {
-    poller.closed = 1;
+    __atomic_store_n(&poller.closed, 1, __ATOMIC_RELEASE);
     pyusdt_poller_stop();
 }
 
@@ -429,7 +449,8 @@ pyusdt_poller_forget(void)
      * held at fork() (by a fork() that bypassed the hooks, or one from
      * another thread while this one was stopping it): made afresh. */
     pthread_mutex_init(&poller.lock, NULL);
-    poller.state = STOPPED;
+    pyusdt_lock_reset(&poller.sync_lock);
+    __atomic_store_n(&poller.state, STOPPED, __ATOMIC_RELEASE);
     /* A pending call queued in the parent may not survive into the child. */
     __atomic_store_n(&poller.pending, 0, __ATOMIC_RELAXED);
 }

@@ -28,8 +28,9 @@ long long pyusdt_poll_period_us(void);
 /* The probes PYUSDT_FORCE attached. */
 pyusdt_probeset pyusdt_forced(void);
 
-/* Applies the attached probe set now.  GIL held.  Returns the attached set;
- * never leaves an exception set. */
+/* Applies the attached probe set now.  GIL held (an attached thread
+ * state); serialised within, so any thread may call it.  Returns the
+ * attached set; never leaves an exception set. */
 pyusdt_probeset pyusdt_sync(void);
 
 /* Waits, without the GIL, until some probe is attached and the attached

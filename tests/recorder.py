@@ -62,8 +62,9 @@ def tp_name(cls: type) -> str:
     show it: "list", "collections.OrderedDict", "Foo" for a class statement,
     "functools.partial" for a type made by PyType_FromSpec.  Python has no
     attribute equal to it for all types, so it is read from the type object
-    itself: tp_name follows PyObject_VAR_HEAD (refcount, type, size)."""
-    address = id(cls) + 3 * ctypes.sizeof(ctypes.c_ssize_t)
+    itself: tp_name follows PyObject_VAR_HEAD, an object header (whose size
+    is object.__basicsize__: larger on free-threaded builds) and a size."""
+    address = id(cls) + object.__basicsize__ + ctypes.sizeof(ctypes.c_ssize_t)
     return ctypes.c_char_p.from_address(address).value.decode("utf-8", "replace")
 
 
