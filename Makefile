@@ -19,9 +19,13 @@ endif
 SRCS := $(wildcard src/*.c)
 HDRS := $(wildcard src/*.h)
 
-# Facts about $(PYTHON), asked once.
+# Facts about $(PYTHON), asked once.  PYTAG names its builds: the cache tag
+# and the ABI flags, as SOABI begins (cpython-314, and cpython-314t for the
+# free-threaded 3.14, whose cache tag is the same but whose object layout is
+# not); pyusdt/_loader.py's build_name() is the same.  PYVER carries the
+# flags too (3.14.7t).
 ifneq ($(PYTHON),)
-PYINFO := $(shell $(PYTHON) -c 'import sys, sysconfig; print(sys.implementation.cache_tag, sysconfig.get_paths()["include"], "%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
+PYINFO := $(shell $(PYTHON) -c 'import sys, sysconfig; print(sys.implementation.cache_tag + sys.abiflags, sysconfig.get_paths()["include"], "%d.%d.%d" % sys.version_info[:3] + sys.abiflags)' 2>/dev/null)
 endif
 PYTAG := $(word 1,$(PYINFO))
 PYINC := $(word 2,$(PYINFO))
@@ -54,7 +58,7 @@ check-python:
 		echo "make: <sys/sdt.h> not found; install it: apt-get install systemtap-sdt-dev" >&2; exit 1; }
 	@echo "pyusdt: using Python $(PYVER) at $(PYTHON)"
 
-lib: $(LIB) ## build build/<tag>/libpyusdt.so only (no ./libpyusdt.so link)
+lib: $(LIB) ## build build/<tag>/libpyusdt.so only, <tag> e.g. cpython-314t (no ./libpyusdt.so link)
 
 # ./libpyusdt.so is a hard link to the build for $(PYTHON): the same inode,
 # so bpftrace attached by either path sees the same probes.  Always relinked:
@@ -74,12 +78,13 @@ $(BUILD)/%.o: src/%.c $(HDRS) Makefile | check-python
 	@[ "$(V)" = 1 ] || echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS_BASE) $(OPTFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
 
-# Sanitizer builds: the same sources built again into their own files,
-# build/asan-<tag>/ (AddressSanitizer and UndefinedBehaviorSanitizer) and
-# build/valgrind-<tag>/ (unoptimised enough for exact stacks).  A tracer
-# attached to the normal build by path never reaches them.
-# tests/sanitizers/run.py runs the tests against one of them and fails on
-# any report.  SAN_ARGS adds arguments (-k PATTERN, --suite NAME).
+# Sanitizer builds: the same sources built again into their own files, one
+# directory per ABI like the normal build: build/asan-<tag>/ (AddressSanitizer
+# and UndefinedBehaviorSanitizer) and build/valgrind-<tag>/ (unoptimised
+# enough for exact stacks).  A tracer attached to the normal build by path
+# never reaches them.  tests/sanitizers/run.py runs the tests against one of
+# them and fails on any report.  SAN_ARGS adds arguments (-k PATTERN,
+# --suite NAME).
 # ASAN_CC is clang when there is one: its shared runtime holds both
 # sanitizers, so UBSan's reports go to ASan's log files too (gcc's separate
 # libubsan writes to stderr whatever it is told).

@@ -320,15 +320,20 @@ def paired_figure(rounds: list[Turns], labels: list[str], fn,
 class PythonInfo:
     path: str
     version: str      # "3.12.1"
-    tag: str          # "cpython-312"
+    tag: str          # "cpython-312", "cpython-314t": its build/ directory
+    suffix: str       # ".cpython-312-x86_64-linux-gnu.so": its EXT_SUFFIX
 
     @classmethod
     def probe(cls, path: str) -> PythonInfo:
+        # The tag as the Makefile and pyusdt/_loader.py's build_name() make
+        # it: the cache tag and the ABI flags.
         out = subprocess.run(
-            [path, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3], "
-             "sys.implementation.cache_tag)"],
+            [path, "-c", "import importlib.machinery, sys; "
+             "print('%d.%d.%d' % sys.version_info[:3], "
+             "sys.implementation.cache_tag + sys.abiflags, "
+             "importlib.machinery.EXTENSION_SUFFIXES[0])"],
             stdout=subprocess.PIPE, text=True, check=True).stdout.split()
-        return cls(path, out[0], out[1])
+        return cls(path, out[0], out[1], out[2])
 
 
 class Sandbox:
@@ -350,7 +355,9 @@ class Sandbox:
         for entry in os.listdir(os.path.join(REPO, "pyusdt")):
             if entry.endswith((".py", ".pyi")):
                 shutil.copy(os.path.join(REPO, "pyusdt", entry), package)
-        lib = os.path.join(package, "libpyusdt.so")
+        # Named as an installed package names it: pyusdt/_loader.py looks
+        # for no other name inside the package.
+        lib = os.path.join(package, "libpyusdt" + python.suffix)
         shutil.copy(built, lib)
         # Byte-compiled, as pip installs it: start-up is measured as users
         # meet it, whatever PYTHONDONTWRITEBYTECODE says here.

@@ -15,38 +15,67 @@ if TYPE_CHECKING:
 _EXT_NAME = "libpyusdt"
 
 
-def _candidates() -> list[str]:
-    """Where libpyusdt may be, most specific first.
+def build_name() -> str:
+    """The name of this interpreter's build directory in a checkout,
+    build/<name>/: its cache tag and ABI flags, as in the first two fields of
+    its SOABI ("cpython-314" for 3.14, "cpython-314t" for the free-threaded
+    3.14, whose cache tag is the same but whose object layout is not).  The
+    Makefile names its build directories so too."""
+    # N.B. sys.abiflags, not sysconfig: sysconfig costs every importer of
+    # pyusdt milliseconds.
+    return sys.implementation.cache_tag + sys.abiflags
 
-    An installed package carries the extension inside it; a source checkout
-    has one build per interpreter under build/<cache_tag>/ and ./libpyusdt.so
-    for the default one.  PYUSDT_LIBRARY names the one file to load instead
-    (the sanitizer builds of `make asan` and `make valgrind`); a relative
-    path is taken from the directory holding the pyusdt package, so that a
-    copy of the package with its library tree loads its own copy.
+
+def _candidates() -> list[str]:
+    """Where libpyusdt may be, most specific first; each a build for this
+    interpreter's ABI only.
+
+    An installed package carries the extension inside it, named with this
+    ABI's own extension suffix (EXT_SUFFIX, the first of
+    EXTENSION_SUFFIXES: libpyusdt.cpython-314t-x86_64-linux-gnu.so); the
+    plain .so and .abi3.so names, which any ABI may have written, are not
+    looked for.  A source checkout has one build per ABI under
+    build/<build_name()>/, and ./libpyusdt.so, a hard link to the build of
+    the default interpreter only: a candidate when it is the same file as
+    this ABI's build, never otherwise.  PYUSDT_LIBRARY names the one file to
+    load instead (the sanitizer builds of `make asan` and `make valgrind`);
+    a relative path is taken from the directory holding the pyusdt package,
+    so that a copy of the package with its library tree loads its own copy.
     """
     here = os.path.dirname(os.path.abspath(__file__))
     override = os.environ.get("PYUSDT_LIBRARY")
     if override:
         return [os.path.join(os.path.dirname(here), override)]
-    found = []
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        found.append(os.path.join(here, _EXT_NAME + suffix))
+    found = [os.path.join(here, _EXT_NAME + importlib.machinery.EXTENSION_SUFFIXES[0])]
     root = os.path.dirname(here)
-    tag = sys.implementation.cache_tag
-    build = os.path.join(root, "build", tag, _EXT_NAME + ".so")
+    build = os.path.join(root, "build", build_name(), _EXT_NAME + ".so")
     default = os.path.join(root, _EXT_NAME + ".so")
-    # N.B. ./libpyusdt.so is a hard link to the build of the default
-    # interpreter.  When that is this one, load it by that name: `bpftrace
+    # N.B. when ./libpyusdt.so is this build, load it by that name: `bpftrace
     # -p PID` matches probes by the path the process mapped, so
     # `usdt:./libpyusdt.so:...` (as in sample.bt) then works from the
     # checkout.
     try:
-        default_first = os.path.samefile(default, build)
+        default_is_ours = os.path.samefile(default, build)
     except OSError:
-        default_first = False
-    found += [default, build] if default_first else [build, default]
+        default_is_ours = False
+    found += [default, build] if default_is_ours else [build]
     return found
+
+
+def _unloadable(path: str, exc: ImportError) -> ImportError:
+    """EXC, from the dynamic linker, said in one sentence.  A library built
+    for another ABI fails here rather than in its init function, which
+    names both builds: a free-threaded build needs symbols a GIL-enabled
+    interpreter does not export."""
+    text = str(exc)
+    if "undefined symbol" not in text:
+        return exc
+    return ImportError(
+        "pyusdt: %s was built for another Python version or ABI (undefined "
+        "symbol %s), not for "
+        "Python %d.%d%s; rebuild it with 'make lib PYTHON=%s'"
+        % (path, text.rpartition(": ")[2], sys.version_info[0], sys.version_info[1],
+           sys.abiflags, sys.executable))
 
 
 def load() -> ModuleType:
@@ -59,7 +88,10 @@ def load() -> ModuleType:
             loader = importlib.machinery.ExtensionFileLoader(_EXT_NAME, path)
             spec = importlib.machinery.ModuleSpec(_EXT_NAME, loader, origin=path)
             spec.has_location = True
-            module = loader.create_module(spec)
+            try:
+                module = loader.create_module(spec)
+            except ImportError as exc:
+                raise _unloadable(path, exc) from exc
             # What importlib.util.module_from_spec() would set.
             module.__spec__ = spec
             module.__loader__ = loader
@@ -73,7 +105,8 @@ def load() -> ModuleType:
                 raise
             return module
     raise ImportError(
-        "pyusdt: libpyusdt.so not found for Python %d.%d (looked in %s); "
-        "run 'make' in the pyusdt checkout, or install pyusdt with pip"
-        % (sys.version_info[0], sys.version_info[1],
-           ", ".join(_candidates())))
+        "pyusdt: libpyusdt.so not found for Python %d.%d%s (looked in %s); "
+        "run 'make lib PYTHON=%s' in the pyusdt checkout, or install pyusdt "
+        "with pip"
+        % (sys.version_info[0], sys.version_info[1], sys.abiflags,
+           ", ".join(_candidates()), sys.executable))

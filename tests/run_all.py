@@ -2,9 +2,11 @@
 
 Usage: python tests/run_all.py [--python PATH ...] [-k PATTERN]
 
-For each interpreter: builds build/<cache_tag>/libpyusdt.so with make, then
-runs tests/runner.py under it.  Ends with the line 'N passed, N failed,
-N skipped' summed over all interpreters; exits 1 if anything failed.
+For each interpreter: builds build/<tag>/libpyusdt.so with make (<tag> is
+its cache tag and ABI flags: cpython-314 and cpython-314t for the two
+builds of 3.14), then runs tests/runner.py under it.  Ends with the line
+'N passed, N failed, N skipped' summed over all interpreters; exits 1 if
+anything failed.
 """
 
 from __future__ import annotations

@@ -33,8 +33,9 @@ def main() -> int:
     for name in SUITES:
         suite.addTests(loader.discover(os.path.join(REPO, "tests", name),
                                        pattern="test_*.py", top_level_dir=REPO))
-    print("Python %s: %d tests" % (sys.version.split()[0], suite.countTestCases()),
-          flush=True)
+    # 3.14.7t for the free-threaded build: make test runs both.
+    print("Python %s%s: %d tests" % (sys.version.split()[0], sys.abiflags,
+                                     suite.countTestCases()), flush=True)
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     skipped = len(result.skipped)

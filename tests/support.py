@@ -13,6 +13,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = os.path.join(REPO, "tests", "targets")
 EXAMPLES = os.path.join(REPO, "examples")
 PYTHON = sys.executable
+# This interpreter's build directory is build/BUILD_NAME/: its cache tag and
+# ABI flags (cpython-314t for the free-threaded 3.14), as the Makefile and
+# pyusdt/_loader.py's build_name() name it.
+BUILD_NAME = sys.implementation.cache_tag + sys.abiflags
 # The extension built for this interpreter by `make lib`, by the name a
 # child process maps it under (as pyusdt/_loader.py chooses): ./libpyusdt.so
 # when that is the same file (this is the default interpreter), else the
@@ -20,7 +24,7 @@ PYTHON = sys.executable
 # `make valgrind` run the tests against their own builds, named by
 # PYUSDT_LIBRARY (relative to REPO, as pyusdt/_loader.py takes it).
 BUILD_LIB = os.path.join(REPO, os.environ.get("PYUSDT_LIBRARY") or os.path.join(
-    "build", sys.implementation.cache_tag, "libpyusdt.so"))
+    "build", BUILD_NAME, "libpyusdt.so"))
 
 
 def _mapped_lib() -> str:
