@@ -240,10 +240,25 @@ class Storm:
     Memory is measured after WARMUP cycles and at the end."""
 
     def __init__(self, root: str, lib: str, target: str, cycles: int, seed: int = 669,
-                 warmup: int = 3):
+                 warmup: int = 3, args: list[str] = (), steady: str | None = None,
+                 steady_probes: tuple[str, ...] = ()):
         self.root = root
         self.lib = lib
         self.target = target
+        #: The target's arguments.
+        self.args = list(args)
+        #: A bpftrace program (attached by pid to STEADY_PROBES) that stays
+        #: attached from before the first cycle to after the workers stop:
+        #: its output is kept in steady_lines.  It attaches while the
+        #: target's workers are paused, which resume once it is applied:
+        #: quit's since_reset counts the steps it saw.
+        self.steady = steady
+        self.steady_probes = tuple(steady_probes)
+        self.steady_lines: list[str] = []
+        #: Every tool id pyusdt held during the storm, and every answer to
+        #: whether the GIL was on (from the target's status).
+        self.tool_ids: set[int] = set()
+        self.gil: set[bool] = set()
         self.cycles = cycles
         self.warmup = min(warmup, cycles)
         self.rng = random.Random(seed)
@@ -267,17 +282,30 @@ class Storm:
         """Runs the storm; returns what the workload reported at the end
         ({"steps": N, "wrong": N}).  Raises AssertionError on the first
         cycle that goes wrong."""
-        program = Running(["-m", "pyusdt", self.target], self.root, stdin=True)
+        program = Running(["-m", "pyusdt", self.target, *self.args], self.root, stdin=True)
+        steady = None
         try:
             ready = json.loads(program.next_line())
             assert ready == {"ready": True}, ready
             program.wait_mapped(self.lib)
+            if self.steady is not None:
+                program.ask("pause")
+                steady = attached(self.steady, ["-p", str(program.pid)])
+                wait_until(lambda: set(self.steady_probes)
+                           <= set(program.ask("status")["enabled"]),
+                           "the steady tracer's probes enabled", step=0.05)
+                program.ask("resume")
             for cycle, probes in enumerate(self.probe_sets()):
                 self.cycle(program, cycle, probes)
                 if cycle + 1 == self.warmup:
                     self.memory.append(program.ask("memory"))
             self.memory.append(program.ask("memory"))
             result = program.ask("quit")
+            if steady is not None:
+                time.sleep(0.3)   # a print of its maps after the workers stopped
+                steady.stop()
+                self.steady_lines = list(steady.lines)
+                steady = None
             status = program.finish()
             assert (status, program.stderr) == (0, ""), program.describe()
             return result
@@ -285,10 +313,12 @@ class Storm:
             self.log.append(program.describe())
             raise
         finally:
+            if steady is not None:
+                steady.stop()
             program.kill()
 
     def cycle(self, program: Running, cycle: int, probes) -> None:
-        wanted = set(probes)
+        wanted = set(probes) | set(self.steady_probes)
         enabled = wanted & set(MONITORING_PROBES)
         self.log.append("cycle %d: %s" % (cycle, ",".join(probes)))
         tracer = attached(counting_program(probes, self.lib), ["-p", str(program.pid)])
@@ -300,8 +330,11 @@ class Storm:
                         and (status["tool_id"] is not None) == bool(enabled)
                         and status["gc_callback"] == bool(wanted & {"GC_START", "GC_DONE"})
                         and status)
-            wait_until(applied, "cycle %d: pyusdt enabling exactly %s" % (cycle, probes),
-                       step=0.05)
+            status = wait_until(applied, "cycle %d: pyusdt enabling exactly %s"
+                                % (cycle, probes), step=0.05)
+            if status["tool_id"] is not None:
+                self.tool_ids.add(status["tool_id"])
+            self.gil.add(status["gil"])
             # Every attached probe delivers events while the workload runs
             # (GC and MARK come every few hundred steps).
             def silent():
@@ -317,8 +350,13 @@ class Storm:
             tracer.stop()
         self.stops.append(tracer.stop_seconds)
 
+        steady = set(self.steady_probes)
+
         def released():
             status = program.ask("status")
-            return (status["attached"] == [] and status["enabled"] == []
-                    and status["tool_id"] is None and not status["gc_callback"])
-        wait_until(released, "cycle %d: everything off after detach" % cycle, step=0.05)
+            return (set(status["attached"]) == steady
+                    and set(status["enabled"]) == steady & set(MONITORING_PROBES)
+                    and (status["tool_id"] is None) == (not steady)
+                    and not status["gc_callback"])
+        wait_until(released, "cycle %d: everything off after detach but the steady tracer's"
+                   % cycle, step=0.05)

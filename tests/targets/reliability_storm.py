@@ -1,17 +1,25 @@
 """A long-running workload that answers questions on stdin, for attach and
 detach storms.
 
-Two worker threads run step() in a loop: calls, a generator driven with
-send() and throw(), raised and handled exceptions, lines, a GC collection
-now and then and pyusdt.mark(): something for every probe.  Each step's
-result is checked against its formula.  The main thread reads commands,
-one a line, and answers each with one JSON line:
+Usage: reliability_storm.py [THREADS]
 
-    status   {"attached": [...], "enabled": [...], "tool_id": N, "gc_callback": B}
+THREADS worker threads (default 2) run step() in a loop: calls, a
+generator driven with send() and throw(), raised and handled exceptions,
+lines, a GC collection now and then and pyusdt.mark(): something for
+every probe.  Each step's result is checked against its formula.  The
+main thread reads commands, one a line, and answers each with one JSON
+line:
+
+    status   {"attached": [...], "enabled": [...], "tool_id": N, "gc_callback": B,
+              "tools": [name of sys.monitoring tool 0..5 or null], "gil": B}
     steps    {"steps": N}                 steps done so far
+    pause    {"steps": N}                 stops the workers between two steps
+    resume   {"steps": N}                 starts them again: quit's
+             "since_reset" counts the steps from here
     memory   {"blocks": N, "rss_kb": N}   measured with the workers paused,
              after a full collection
-    quit     {"steps": N, "wrong": N}     after stopping the workers
+    quit     {"steps": N, "wrong": N, "since_reset": N}
+             after stopping the workers between two steps
 """
 import gc
 import json
@@ -63,6 +71,7 @@ class Workers:
         self.idle = [threading.Event() for _ in range(count)]
         self.steps = [0] * count
         self.wrong = [0] * count
+        self.reset_at = 0
         self.threads = [threading.Thread(target=self.run, args=(index,), daemon=True)
                         for index in range(count)]
         for thread in self.threads:
@@ -107,10 +116,19 @@ def rss_kb():
 def answer(workers, command):
     if command == "status":
         status = pyusdt.status()
+        gil = getattr(sys, "_is_gil_enabled", lambda: True)()
         return {"attached": list(status.attached), "enabled": list(status.enabled),
-                "tool_id": status.tool_id, "gc_callback": status.gc_callback}
+                "tool_id": status.tool_id, "gc_callback": status.gc_callback,
+                "tools": [sys.monitoring.get_tool(i) for i in range(6)], "gil": gil}
     if command == "steps":
         return {"steps": sum(workers.steps)}
+    if command == "pause":
+        workers.pause()
+        return {"steps": sum(workers.steps)}
+    if command == "resume":
+        workers.reset_at = sum(workers.steps)
+        workers.resume()
+        return {"steps": workers.reset_at}
     if command == "memory":
         workers.pause()
         try:
@@ -120,12 +138,14 @@ def answer(workers, command):
             workers.resume()
     if command == "quit":
         workers.finish()
-        return {"steps": sum(workers.steps), "wrong": sum(workers.wrong)}
+        steps = sum(workers.steps)
+        return {"steps": steps, "wrong": sum(workers.wrong),
+                "since_reset": steps - workers.reset_at}
     return {"error": "unknown command %r" % command}
 
 
 def main():
-    workers = Workers()
+    workers = Workers(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         command = line.strip()
