@@ -302,6 +302,20 @@ class AutoArming(InstalledTest):
                 self.assertEqual((run.returncode, run.stdout), (0, "('%s', ())\n" % (
                     os.path.join(self.inst.site_packages, "pyusdt", "__init__.py"))))
 
+    def test_pyusdt_auto_leaves_a_free_threaded_gil_off(self) -> None:
+        # A GIL-enabled Python answers True whatever pyusdt does; a
+        # free-threaded one (3.14t) must still answer False, with every
+        # probe forced too, and no warning (an error under -W error).
+        code = ("import sys; gil = getattr(sys, '_is_gil_enabled', lambda: True)(); "
+                "print('pyusdt' in sys.modules, gil)")
+        expected = "True %s\n" % (not sysconfig.get_config_var("Py_GIL_DISABLED"))
+        for force in ("", "all"):
+            with self.subTest(PYUSDT_FORCE=force):
+                run = self.venv_python("-W", "error", "-c", code, PYUSDT_AUTO="1",
+                                       PYUSDT_FORCE=force)
+                # N.B. stderr comes merged into stdout: any warning shows.
+                self.assertEqual((run.returncode, run.stdout), (0, expected))
+
     def test_pyusdt_auto_reports_unloadable_pyusdt_in_one_line_and_runs_program(self) -> None:
         fake = os.path.join(self.inst.work, "broken", "pyusdt")
         os.makedirs(fake, exist_ok=True)
