@@ -319,7 +319,7 @@ def paired_figure(rounds: list[Turns], labels: list[str], fn,
 @dataclass
 class PythonInfo:
     path: str
-    version: str      # "3.12.1"
+    version: str      # "3.12.1", "3.14.7t": the key of its results
     tag: str          # "cpython-312", "cpython-314t": its build/ directory
     suffix: str       # ".cpython-312-x86_64-linux-gnu.so": its EXT_SUFFIX
 
@@ -329,7 +329,7 @@ class PythonInfo:
         # it: the cache tag and the ABI flags.
         out = subprocess.run(
             [path, "-c", "import importlib.machinery, sys; "
-             "print('%d.%d.%d' % sys.version_info[:3], "
+             "print('%d.%d.%d' % sys.version_info[:3] + sys.abiflags, "
              "sys.implementation.cache_tag + sys.abiflags, "
              "importlib.machinery.EXTENSION_SUFFIXES[0])"],
             stdout=subprocess.PIPE, text=True, check=True).stdout.split()
