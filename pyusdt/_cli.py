@@ -251,33 +251,23 @@ def _run_code_string(program: Program) -> int:
     sys.argv[:] = ["-c", *program.args]
     _set_path0("")
     namespace = _reset_main(importlib.machinery.BuiltinImporter)
+    # N.B. python runs the command with a newline added (config_parse_cmdline()
+    # in Python/initconfig.c): the source that tracebacks, warnings and
+    # inspect read back from linecache ends with it.
+    command = program.source + "\n"
 
     def run_code() -> None:
         try:
-            program.source.encode("utf-8")
+            command.encode("utf-8")
         except UnicodeEncodeError:
             # An undecodable byte in the command (a surrogate escape).
             print("Unable to decode the command from the command line:",
                   file=sys.stderr, flush=True)
             raise
-        _register_command_source(program.source)
-        _run_source_at_bottom(program.source, "<string>", namespace)
+        _run_source_at_bottom(command, "<string>", namespace)
 
     _run_as_program(run_code)
     return 0
-
-
-def _register_command_source(source: str) -> None:
-    """Puts the -c code into linecache as python does from 3.13 on (so
-    tracebacks quote it).  N.B. not on 3.12: it has no
-    linecache._register_code, and python -c does not import linecache
-    there (which, with tokenize and re, would cost ~10 ms)."""
-    if sys.version_info < (3, 13):
-        return
-    import linecache
-    register = getattr(linecache, "_register_code", None)
-    if register is not None:
-        register("<string>", source, "<string>")
 
 
 def _run_stdin(program: Program) -> int:
@@ -353,10 +343,11 @@ _exec_at_bottom = pyusdt._lib._exec_at_bottom
 
 #: Runs a program's source as python does, from the bottom of the stack:
 #: bytes as a file's contents (PEP 263 coding cookies, BOMs, and the errors
-#: python reports for them), a str as -c's command; none of pyusdt's
-#: __future__ flags leak in.  N.B. not compile() and exec(): compile()'s
-#: first call builds the ast module's types, which cost more than all the
-#: rest of the runner's start-up.
+#: python reports for them), a str as -c's command (dedented on 3.14, and
+#: put into linecache on 3.13+ so that tracebacks quote it, as each version
+#: of python does); none of pyusdt's __future__ flags leak in.  N.B. not
+#: compile() and exec(): compile()'s first call builds the ast module's
+#: types, which cost more than all the rest of the runner's start-up.
 _run_source_at_bottom = pyusdt._lib._run_source_at_bottom
 
 

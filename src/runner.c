@@ -1,15 +1,22 @@
 /* runner.c - a program compiled, and its recursion depth counted, as
- * python would. */
+ * python would (each version's way: -c dedented on 3.14, its source put
+ * into linecache on 3.13+). */
 #include "runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 /* The C recursion limit a fresh thread starts from (3.12 and 3.13 count C
- * levels down from it; 3.14 measures the C stack instead). */
+ * levels down from it; 3.14 measures the C stack instead).
+ * N.B. so on 3.14 nothing can credit the few kB of C stack below the
+ * program (runpy's exec(), the runner): where the C stack runs out before
+ * the recursion limit (recursion through C with the limit raised), the
+ * program meets RecursionError a few levels earlier than under python, as
+ * it does under python itself with a few kB more of environment. */
 #if PY_VERSION_HEX >= 0x030E0000
 #  define PYUSDT_C_DEPTH_COUNTED 0
 #elif PY_VERSION_HEX >= 0x030D0000
@@ -160,17 +167,192 @@ run_file_bytes(PyObject *text, PyObject *filename, PyObject *globals)
     return result;
 }
 
-/* Runs TEXT, -c's command, as pymain_run_command() does. */
+#if PY_VERSION_HEX >= 0x030E0000
+/* Where the text of the line starting at LINE begins, past its indent of
+ * spaces and tabs; *EOL is set to its '\n', or to END for the last line. */
+static const char *
+line_text(const char *line, const char *end, const char **eol)
+{
+    const char *found = memchr(line, '\n', (size_t)(end - line));
+    *eol = found != NULL ? found : end;
+    const char *text = line;
+    while (text < *eol && (*text == ' ' || *text == '\t')) {
+        text++;
+    }
+    return text;
+}
+
+/* The command dedented as 3.14's pymain_run_command() dedents it
+ * (_PyUnicode_Dedent(), which is not exported): the indent common to every
+ * line with anything but spaces and tabs on it is cut from each line, and a
+ * line of only spaces and tabs becomes empty (and disappears when last, with
+ * no newline after it).  A command with no common indent is left exactly
+ * as it is.  N.B. unlike textwrap.dedent(), only ' ' and '\t' indent, and
+ * only '\n' ends a line.  Returns a new reference, or NULL with an
+ * exception set. */
+static PyObject *
+dedent_command(PyObject *text)
+{
+    Py_ssize_t size;
+    const char *src = PyUnicode_AsUTF8AndSize(text, &size);   /* borrowed */
+    if (src == NULL) {
+        return NULL;
+    }
+    const char *end = src + size;
+
+    /* The common indent is [src_margin, src_margin + margin): the longest
+     * prefix that the indents of all non-blank lines share. */
+    const char *src_margin = NULL;
+    Py_ssize_t margin = 0;
+    const char *line = src;
+    while (line < end) {
+        const char *eol;
+        const char *text_start = line_text(line, end, &eol);
+        if (text_start < eol) {
+            Py_ssize_t indent = text_start - line;
+            if (src_margin == NULL) {
+                src_margin = line;
+                margin = indent;
+            }
+            else {
+                Py_ssize_t same = 0;
+                while (same < margin && same < indent && src_margin[same] == line[same]) {
+                    same++;
+                }
+                margin = same;
+            }
+            if (margin == 0) {
+                return Py_NewRef(text);
+            }
+        }
+        line = eol + (eol < end);
+    }
+    if (margin == 0) {
+        return Py_NewRef(text);
+    }
+
+    /* N.B. never longer than the source: it only loses bytes. */
+    char *dedented = PyMem_Malloc((size_t)size);
+    if (dedented == NULL) {
+        return PyErr_NoMemory();
+    }
+    char *out = dedented;
+    line = src;
+    while (line < end) {
+        const char *eol;
+        const char *text_start = line_text(line, end, &eol);
+        if (text_start < eol) {
+            size_t kept = (size_t)(eol - line - margin);
+            memcpy(out, line + margin, kept);
+            out += kept;
+        }
+        if (eol < end) {
+            *out++ = '\n';
+        }
+        line = eol + (eol < end);
+    }
+    PyObject *result = PyUnicode_FromStringAndSize(dedented, out - dedented);   /* owned */
+    PyMem_Free(dedented);
+    return result;
+}
+#endif
+
+/* Puts SOURCE, the -c command compiled to CODE, into linecache as python -c
+ * does from 3.13 on (run_mod() in Python/pythonrun.c), so that tracebacks
+ * quote its lines.  0, or -1 with an exception set.
+ * N.B. it calls the private linecache._register_code() because that is what
+ * python itself calls, and nothing public fills the cache tracebacks read:
+ * on 3.13 under the file name (linecache.cache["<string>"]), on 3.14 under
+ * the code object and each one nested in it (linecache._interactive_cache,
+ * for "<string>" is never looked up by name there).  3.12 registers
+ * nothing, and does not import linecache for -c. */
+static int
+register_command_source(PyObject *code, PyObject *source, PyObject *filename)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+#  if PY_VERSION_HEX >= 0x030E0000
+    PyObject *key = code;       /* borrowed */
+#  else
+    PyObject *key = filename;   /* borrowed */
+    (void)code;
+#  endif
+    PyObject *linecache = NULL;   /* owned */
+    PyObject *func = NULL;        /* owned */
+    PyObject *result = NULL;      /* owned */
+    linecache = PyImport_ImportModule("linecache");
+    if (linecache == NULL) {
+        goto error;
+    }
+    func = PyObject_GetAttrString(linecache, "_register_code");
+    if (func == NULL) {
+        goto error;
+    }
+    result = PyObject_CallFunctionObjArgs(func, key, source, filename, NULL);
+error:
+    Py_XDECREF(linecache);
+    Py_XDECREF(func);
+    if (result == NULL) {
+        return -1;
+    }
+    Py_DECREF(result);
+    return 0;
+#else
+    (void)code;
+    (void)source;
+    (void)filename;
+    return 0;
+#endif
+}
+
+/* Runs TEXT, -c's command, as pymain_run_command() does: dedented on 3.14,
+ * compiled as "<string>" (the cookie ignored), registered with linecache,
+ * audited and run, in that order, as _PyRun_String() and run_mod() do. */
 static PyObject *
 run_command(PyObject *text, PyObject *globals)
 {
-    const char *command = PyUnicode_AsUTF8(text);   /* borrowed */
-    if (command == NULL) {
-        return NULL;
-    }
+    PyObject *command = NULL;    /* owned */
+    PyObject *filename = NULL;   /* owned */
+    PyObject *code = NULL;       /* owned */
+    PyObject *result = NULL;     /* owned */
+    const char *utf8;            /* borrowed */
     PyCompilerFlags flags = {.cf_flags = PyCF_IGNORE_COOKIE,
                              .cf_feature_version = PY_MINOR_VERSION};
-    return PyRun_StringFlags(command, Py_file_input, globals, globals, &flags);
+#if PY_VERSION_HEX >= 0x030E0000
+    command = dedent_command(text);
+#else
+    command = Py_NewRef(text);
+#endif
+    if (command == NULL) {
+        goto error;
+    }
+    utf8 = PyUnicode_AsUTF8(command);
+    if (utf8 == NULL) {
+        goto error;
+    }
+    filename = PyUnicode_FromString("<string>");
+    if (filename == NULL) {
+        goto error;
+    }
+    /* N.B. Py_CompileStringObject() parses and compiles as run_mod() does,
+     * without the builtin compile()'s building of the ast types. */
+    code = Py_CompileStringObject(utf8, filename, Py_file_input, &flags, -1);
+    if (code == NULL) {
+        goto error;
+    }
+    if (register_command_source(code, command, filename) < 0) {
+        goto error;
+    }
+    if (PySys_Audit("exec", "O", code) < 0) {
+        goto error;
+    }
+    /* N.B. GLOBALS, __main__'s, always has __builtins__ (run_eval_code_obj()
+     * would add it). */
+    result = PyEval_EvalCode(code, globals, globals);
+error:
+    Py_XDECREF(command);
+    Py_XDECREF(filename);
+    Py_XDECREF(code);
+    return result;
 }
 
 PyObject *

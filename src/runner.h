@@ -22,11 +22,12 @@ PyObject *pyusdt_exec_at_bottom(PyObject *code, PyObject *globals);
 /* Runs a program's SOURCE in GLOBALS from the bottom of the stack, as
  * python runs it: bytes as the contents of the file FILENAME (coding
  * cookie, BOM and their errors, null bytes), a str as -c's command
- * (FILENAME "<string>").  Parsed and compiled by the interpreter's own
- * run-file and run-string functions: the builtin compile() would first
- * build the ast module's types, which costs a process more than pyusdt's
- * whole import.  GIL held.  Returns a new reference, or NULL with an
- * exception set. */
+ * (FILENAME ignored: "<string>"; dedented on 3.14 and put into linecache
+ * on 3.13+, as pymain_run_command() does).  Parsed and compiled by the
+ * interpreter's own run-file and compile-string functions: the builtin
+ * compile() would first build the ast module's types, which costs a
+ * process more than pyusdt's whole import.  GIL held.  Returns a new
+ * reference, or NULL with an exception set. */
 PyObject *pyusdt_run_source_at_bottom(PyObject *source, PyObject *filename,
                                       PyObject *globals);
 

@@ -9,6 +9,7 @@ import py_compile
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -18,6 +19,15 @@ import pyusdt
 from tests.support import TARGETS, NoToolLeftBehind, run_python, target
 
 PYUSDT = ["-m", "pyusdt"]
+
+#: A -c statement that prints what python left in linecache of the command
+#: it runs: nothing on 3.12 (linecache not even imported), the source under
+#: "<string>" on 3.13, under each code object on 3.14.  N.B. reads linecache's
+#: private tables: they are where tracebacks find -c's lines.
+SHOW_COMMAND_SOURCE = (
+    "import sys; imported = 'linecache' in sys.modules; import linecache; "
+    "print(imported, linecache.cache.get('<string>'), "
+    "sorted(getattr(linecache, '_interactive_cache', {}).items()))")
 
 
 def outcome(proc: subprocess.CompletedProcess) -> tuple[int, str, str]:
@@ -84,6 +94,49 @@ class CliTest(NoToolLeftBehind):
                 "sys.argv, sys.path)")
         self.assertSameAsPython(["-c", code, "x", "-m", "y"])
         self.assertSameAsPython(["-c" + code])
+
+    def test_dash_c_code_is_dedented_as_python_dedents_it(self) -> None:
+        # 3.14 cuts the indent that every line with code on it shares (spaces
+        # and tabs only); 3.12 and 3.13 find an indented command an error.
+        for code in ("\n    {show}\n",
+                     "\tif True:\n\t    {show}\n",
+                     "    {show}\n\n  \t\n      # deeper\n    pass\n  ",
+                     "  {show}\n   \n  pass\n      ",
+                     "    {show}\n  \f\n    pass\n",
+                     "    {show}\n   pass\n",
+                     "    x = (1,\n"):
+            with self.subTest(code=code):
+                plain = self.assertSameAsPython(["-c", code.format(show=SHOW_COMMAND_SOURCE)])
+                if code.startswith("\n    {show}"):
+                    self.assertEqual(plain.returncode, 0 if sys.version_info >= (3, 14) else 1,
+                                     plain.stderr)
+
+    def test_dash_c_traceback_quotes_source_lines_as_python_does(self) -> None:
+        code = ("import warnings\n"
+                "warnings.warn('twenty-three')\n"
+                "class Shape:\n"
+                "    sides = [12 // n for n in (3, 0)]\n")
+        indented = "".join("    " + line for line in code.splitlines(keepends=True))
+        for command in (code, indented):
+            with self.subTest(command=command):
+                plain = self.assertSameAsPython(["-c", command])
+                if command is indented and sys.version_info < (3, 14):
+                    self.assertIn("IndentationError", plain.stderr)
+                    continue
+                self.assertIn("ZeroDivisionError", plain.stderr)
+                # Python quotes -c's lines from 3.13 on; the class body is a
+                # code object of its own, which 3.14 registers separately.
+                quoted = "    sides = [12 // n for n in (3, 0)]\n" in plain.stderr
+                self.assertEqual(quoted, sys.version_info >= (3, 13), plain.stderr)
+
+    def test_dash_c_source_in_linecache_is_what_python_leaves_there(self) -> None:
+        # Python runs the command with a newline added, and registers it with
+        # linecache from 3.13 on.
+        plain = self.assertSameAsPython(["-c", SHOW_COMMAND_SOURCE])
+        if sys.version_info >= (3, 13):
+            self.assertIn("(%d, None, " % (len(SHOW_COMMAND_SOURCE) + 1), plain.stdout)
+        else:
+            self.assertTrue(plain.stdout.startswith("False None []"), plain.stdout)
 
     def test_program_from_stdin_runs_like_python(self) -> None:
         with open(target("cli_globals.py")) as source:
@@ -179,6 +232,14 @@ class CliTest(NoToolLeftBehind):
             with self.subTest(args=args):
                 plain = self.assertSameAsPython(args)
                 self.assertEqual(plain.returncode, -signal.SIGINT)
+
+    def test_recursion_error_comes_at_pythons_depth(self) -> None:
+        with open(target("cli_recursion.py")) as source:
+            program = source.read()
+        for args in (["cli_recursion.py"], ["-m", "cli_recursion"], ["-c", program]):
+            with self.subTest(args=args[:1]):
+                plain = self.assertSameAsPython(args)
+                self.assertEqual(plain.stdout.count("RecursionError"), 2, plain.stderr)
 
     def test_missing_script_error_matches_python(self) -> None:
         for script in ("cli_missing.py", "./cli_missing.py", "../targets/cli_missing.py"):
