@@ -323,6 +323,11 @@ class PythonInfo:
     tag: str          # "cpython-312", "cpython-314t": its build/ directory
     suffix: str       # ".cpython-312-x86_64-linux-gnu.so": its EXT_SUFFIX
 
+    @property
+    def free_threaded(self) -> bool:
+        """Whether this is a free-threaded build (ABI flag t)."""
+        return "t" in self.tag.split("-")[-1]
+
     @classmethod
     def probe(cls, path: str) -> PythonInfo:
         # The tag as the Makefile and pyusdt/_loader.py's build_name() make

@@ -80,7 +80,7 @@ def table(results: dict) -> str:
     row("untraced: start-up, million instructions, plain / pyusdt (valgrind)", "",
         _startup_instructions)
     for label, _, _, _, _, target in CASES:
-        row("forced: %s, ns/event" % label, "≤ %d on 3.12" % target if target else "",
+        row("forced: %s, ns/event" % label, "≤ %d, GIL builds" % target if target else "",
             lambda p, l=label: _cell(p.get("inprocess"), l, "ns", fmt="%.1f"))
     row("forced: pyusdt's own share of PY_START, ns/event", "",
         lambda p: _cell(p.get("inprocess"), "pyusdt's own share of PY_START", "ns",
