@@ -265,7 +265,9 @@ dedent_command(PyObject *text)
  * on 3.13 under the file name (linecache.cache["<string>"]), on 3.14 under
  * the code object and each one nested in it (linecache._interactive_cache,
  * for "<string>" is never looked up by name there).  3.12 registers
- * nothing, and does not import linecache for -c. */
+ * nothing, and does not import linecache for -c.  N.B. 3.15 and later are
+ * assumed to call it as 3.14 does; if they do not, the caller carries on
+ * without it. */
 static int
 register_command_source(PyObject *code, PyObject *source, PyObject *filename)
 {
@@ -339,8 +341,11 @@ run_command(PyObject *text, PyObject *globals)
     if (code == NULL) {
         goto error;
     }
+    /* N.B. a failure only costs tracebacks their quoted -c lines: the
+     * program runs anyway (a later Python may change the private
+     * _register_code again). */
     if (register_command_source(code, command, filename) < 0) {
-        goto error;
+        PyErr_Clear();
     }
     if (PySys_Audit("exec", "O", code) < 0) {
         goto error;
