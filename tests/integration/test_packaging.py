@@ -118,8 +118,10 @@ class Sdist(InstalledTest):
         tree = self.inst.tree
         wanted = {"setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "Makefile",
                   "pyusdt-auto.pth", "_pyusdt_auto.py", "sample.bt", "pyusdt/py.typed",
-                  "scripts/build-deps", "scripts/find-python", "tests/runner.py"}
-        for pattern in ("src/*.c", "src/*.h", "pyusdt/*.py", "pyusdt/*.pyi", "tools/*.bt"):
+                  "scripts/build-deps", "scripts/find-python", "tests/runner.py",
+                  "tools/README.md", "bench/README.md"}
+        for pattern in ("src/*.c", "src/*.h", "pyusdt/*.py", "pyusdt/*.pyi", "tools/*.bt",
+                        "docs/*.md"):
             wanted |= {os.path.relpath(p, tree) for p in glob.glob(os.path.join(tree, pattern))}
         self.assertEqual(wanted - self.members(), set(), "missing from the sdist")
 

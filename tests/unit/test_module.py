@@ -11,7 +11,10 @@ import unittest
 import pyusdt
 from tests import support
 
-README = os.path.join(support.REPO, "README.md")
+#: The documents whose probe tables must match pyusdt.PROBES: README's
+#: summary and the full reference.
+PROBE_TABLES = [os.path.join(support.REPO, *path)
+                for path in (("README.md",), ("docs", "probes.md"))]
 
 
 class Untraced(support.NoToolLeftBehind):
@@ -52,14 +55,17 @@ class Untraced(support.NoToolLeftBehind):
             if event:
                 self.assertEqual(args.split(", ")[-1], "code_id", name)
 
-    def test_readme_probe_table_matches_the_extension(self):
-        with open(README) as readme:
-            text = readme.read()
-        for name, _event, args in pyusdt.PROBES:
-            row = re.search(r"^\| `%s` \| ([^|]+) \|" % name, text, re.M)
-            self.assertIsNotNone(row, "README has no row for %s" % name)
-            documented = [a.strip().strip("`") for a in row.group(1).split(",")]
-            self.assertEqual(documented, [a.strip() for a in args.split(",")], name)
+    def test_readme_and_docs_probe_tables_match_the_extension(self):
+        for path in PROBE_TABLES:
+            doc = os.path.relpath(path, support.REPO)
+            with open(path) as file:
+                text = file.read()
+            for name, _event, args in pyusdt.PROBES:
+                row = re.search(r"^\| `%s` \| ([^|]+) \|" % name, text, re.M)
+                self.assertIsNotNone(row, "%s has no row for %s" % (doc, name))
+                documented = [a.strip().strip("`") for a in row.group(1).split(",")]
+                self.assertEqual(documented, [a.strip() for a in args.split(",")],
+                                 "%s: %s" % (doc, name))
 
     def test_version_is_a_string(self):
         self.assertRegex(pyusdt.__version__, r"^\d+\.\d+\.\d+")
