@@ -54,6 +54,11 @@ The program, as with python:
   -              a program read from stdin
   arg ...        the program's arguments (sys.argv[1:])
 
+Attaching to a running Python instead (3.14 and later):
+  attach PID     load pyusdt into running process PID and print the library
+                 to give bpftrace; `attach -h` for more.  The word attach
+                 alone is this command: run a script named attach as ./attach
+
 Environment variables:
   PYUSDT_CHECK_MSEC  how often, in milliseconds, pyusdt checks whether a
                      tracer has attached or detached (default 100)
@@ -177,14 +182,20 @@ def _parse_wait(arg: str) -> float:
     _, equals, text = arg.partition("=")
     if not equals:
         return DEFAULT_WAIT
+    return positive_seconds("--wait-for-tracer", text)
+
+
+def positive_seconds(option: str, text: str) -> float:
+    """TEXT, the value of OPTION, as a finite positive number of seconds;
+    UsageError if it is not one."""
     try:
         seconds = float(text)
     except ValueError:
         seconds = 0.0
     # N.B. written so that NaN fails too.
     if not 0 < seconds < float("inf"):
-        raise UsageError("--wait-for-tracer expects a positive number of "
-                         "seconds, not %r" % text)
+        raise UsageError("%s expects a positive number of seconds, not %r"
+                         % (option, text))
     return seconds
 
 
@@ -535,6 +546,10 @@ def main(argv: list[str] | None = None) -> int:
     to completion; the program's exceptions, SystemExit included, propagate.
     """
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["attach"]:
+        # N.B. imported here: the runner's start-up does not pay for it.
+        from pyusdt._attach import main as attach_main
+        return attach_main(args[1:])
     try:
         options = parse_args(args)
     except UsageError as exc:

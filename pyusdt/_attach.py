@@ -1,0 +1,559 @@
+"""``python -m pyusdt attach PID``: loads pyusdt into a running CPython that
+was started without it, so that bpftrace can trace it with no restart.
+
+CPython 3.14 and later: through ``sys.remote_exec`` (PEP 768), called by an
+interpreter of the target's own version and ABI (the target's executable,
+found from /proc/PID/exe), so that the code runs in the target's main
+thread at the interpreter's own safe point, with the GIL held.  That code
+is a small script written into the target's /tmp (through /proc/PID/root:
+a container's, or a service's PrivateTmp); it imports pyusdt, the copy
+installed in the target's environment if there is one, else this copy
+(when the target sees the same files), and writes back what happened.
+
+remote_exec is asynchronous: the script runs when the main thread next
+executes Python code, which a thread blocked in a system call does only
+when the call returns.  The attach waits up to --timeout for it; on a
+timeout it withdraws the script first (the script and this command each
+try to delete one token file, and only one of them can), so that a target
+that reaches the safe point later does nothing.
+
+Imported only by the attach command and the launcher: ``import pyusdt``
+does not pay for it.  Linux only (/proc).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+PROG = "python -m pyusdt attach"
+USAGE = "usage: %s PID [--timeout SECONDS]" % PROG
+#: How long the target's main thread has to reach a safe point, in seconds.
+DEFAULT_TIMEOUT = 5.0
+#: How often the wait looks at the target, in seconds.
+POLL = 0.005
+#: Once the target has taken the script, how long it may take to import
+#: pyusdt before the attach gives up (a cold disk cache, a loaded machine).
+IMPORT_GRACE = 30.0
+#: The oldest Python pyusdt runs on, and the oldest remote_exec reaches.
+OLDEST = (3, 12)
+REMOTE_EXEC = (3, 14)
+#: A libpyusdt.so path in /proc/PID/maps.
+MAPPED_LIBRARY = re.compile(r"\s(/\S*/libpyusdt[^/\s]*\.so)( \(deleted\))?$")
+#: A CPython executable or library name, and its version and ABI flags.
+PYTHON_EXE = re.compile(r"^python(\d+)\.(\d+)([a-z]*)$")
+LIBPYTHON = re.compile(r"/libpython(\d+)\.(\d+)([a-z]*)\.so[.\d]*$")
+#: CAP_SYS_PTRACE, in /proc/self/status's CapEff.
+CAP_SYS_PTRACE = 19
+
+#: Run by the target's own interpreter (python -I -S -c): calls
+#: sys.remote_exec and reports a failure as "TYPE: MESSAGE" on stdout.
+HELPER = """\
+import sys
+try:
+    sys.remote_exec(int(sys.argv[1]), sys.argv[2])
+except BaseException as exc:
+    print("%s: %s" % (type(exc).__name__, exc))
+    sys.exit(1)
+"""
+
+#: Run in the target by sys.remote_exec, in a namespace of its own, by the
+#: main thread between two bytecodes of whatever it was running.  Formatted
+#: with the paths of the script, token and result (as the target sees them)
+#: and of this copy of pyusdt ("" when the target cannot see it).
+#: Nothing may escape it: CPython would print the exception on the target's
+#: stderr.  N.B. a KeyboardInterrupt that arrives while it runs is raised in
+#: it; it is handed back to the program (interrupt_main) as its last act,
+#: after which no bytecode of the script checks for signals.
+SCRIPT = """\
+def _pyusdt_attach(script, token, result, fallback):
+    import os, sys
+    try:
+        os.unlink(token)
+    except OSError:
+        # Withdrawn: the attach gave up before this ran.
+        try:
+            os.unlink(script)
+            os.rmdir(os.path.dirname(script))
+        except OSError:
+            pass
+        return False
+    version = sys.version.split()[0] + sys.abiflags
+    before = set(sys.modules)
+    interrupted = False
+    try:
+        if "libpyusdt" in sys.modules:
+            state, text = "already", ""
+        else:
+            try:
+                import pyusdt
+            except ModuleNotFoundError as exc:
+                if exc.name != "pyusdt" or not fallback:
+                    raise
+                sys.path.insert(0, fallback)
+                try:
+                    import pyusdt
+                finally:
+                    if fallback in sys.path:
+                        sys.path.remove(fallback)
+            state, text = "ok", ""
+    except KeyboardInterrupt:
+        interrupted = True
+        state, text = "error", "interrupted by SIGINT while importing pyusdt"
+    except Exception as exc:
+        state, text = "error", str(exc) or type(exc).__name__
+    if state == "error":
+        for name in set(sys.modules) - before:
+            if name == "pyusdt" or name.startswith("pyusdt."):
+                del sys.modules[name]
+    try:
+        with open(result + ".new", "w", encoding="utf-8") as out:
+            out.write("%%s\\n%%s\\n%%s\\n" %% (state, version, " ".join(text.split())))
+        os.rename(result + ".new", result)
+    except OSError:
+        pass
+    return interrupted
+
+if _pyusdt_attach(%(script)r, %(token)r, %(result)r, %(fallback)r):
+    import _thread
+    _thread.interrupt_main()
+"""
+
+
+class AttachError(Exception):
+    """Attaching cannot go ahead or failed; the message says why in one
+    sentence, and the target was left as it was."""
+
+
+class Attached:
+    """What an attach did: the target's PID, its Python VERSION (as
+    "3.14.7" or "3.14t"), the LIBRARY it maps (give it to bpftrace), and
+    whether pyusdt was ALREADY loaded."""
+
+    __slots__ = ("pid", "version", "library", "already")
+
+    def __init__(self, pid: int, version: str, library: str, already: bool) -> None:
+        self.pid = pid
+        self.version = version
+        self.library = library
+        self.already = already
+
+    def describe(self) -> str:
+        """The line the attach command prints."""
+        if self.already:
+            return ("process %d (Python %s) already has pyusdt loaded: %s"
+                    % (self.pid, self.version, self.library))
+        return ("attached pyusdt to process %d (Python %s): %s"
+                % (self.pid, self.version, self.library))
+
+
+# --- The target, as /proc shows it -----------------------------------------------
+
+def _proc(pid: int, name: str) -> str:
+    return "/proc/%d/%s" % (pid, name)
+
+
+def _alive(pid: int) -> bool:
+    """Whether PID exists and has not exited (a zombie has)."""
+    try:
+        with open(_proc(pid, "stat"), "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
+
+
+def _status_field(pid: int, field: str) -> list[str]:
+    try:
+        with open(_proc(pid, "status"), encoding="utf-8", errors="replace") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return line.split()[1:]
+    except OSError:
+        pass
+    return []
+
+
+def _owner(pid: int) -> tuple[int, int]:
+    """The effective uid and gid of PID (-1 when unknown)."""
+    uid, gid = _status_field(pid, "Uid"), _status_field(pid, "Gid")
+    return (int(uid[1]) if len(uid) > 1 else -1, int(gid[1]) if len(gid) > 1 else -1)
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+        return "%s (uid %d)" % (pwd.getpwuid(uid).pw_name, uid)
+    except (ImportError, KeyError):
+        return "uid %d" % uid
+
+
+def _can_ptrace_any() -> bool:
+    """Whether this process has CAP_SYS_PTRACE (root has)."""
+    caps = _status_field(os.getpid(), "CapEff")
+    return bool(caps) and bool(int(caps[0], 16) & (1 << CAP_SYS_PTRACE))
+
+
+def _ptrace_scope() -> int:
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as scope:
+            return int(scope.read())
+    except (OSError, ValueError):
+        return 0
+
+
+def _denied(pid: int) -> AttachError:
+    """Why this process may not read or write process PID, in a sentence."""
+    scope = _ptrace_scope()
+    if scope >= 3:
+        return AttachError("cannot attach to process %d: kernel.yama.ptrace_scope is 3, "
+                           "which forbids attaching to any process until reboot" % pid)
+    uid, _ = _owner(pid)
+    if uid != os.geteuid() and not _can_ptrace_any():
+        return AttachError("permission denied: process %d belongs to %s; run the "
+                           "attach as root or as that user" % (pid, _user(uid)))
+    if scope >= 1 and not _can_ptrace_any():
+        return AttachError("permission denied: kernel.yama.ptrace_scope is %d, which lets "
+                           "only root (CAP_SYS_PTRACE) attach to process %d; run the "
+                           "attach as root" % (scope, pid))
+    return AttachError("permission denied: cannot read process %d's memory map" % pid)
+
+
+def mapped_library(pid: int) -> str | None:
+    """The libpyusdt.so PID maps (its path as the process sees it), or None.
+    Raises AttachError when PID does not exist or cannot be read."""
+    try:
+        with open(_proc(pid, "maps"), encoding="utf-8", errors="replace") as maps:
+            lines = maps.read().splitlines()
+    except FileNotFoundError:
+        raise AttachError("there is no process %d" % pid) from None
+    except PermissionError:
+        raise _denied(pid) from None
+    except OSError as exc:
+        raise AttachError("cannot read process %d's memory map: %s"
+                          % (pid, exc.strerror)) from None
+    for line in lines:
+        found = MAPPED_LIBRARY.search(line)
+        if found:
+            return found.group(1)
+    return None
+
+
+def _python_of(pid: int) -> tuple[str, tuple[int, int], str]:
+    """(executable, (major, minor), ABI flags) of the CPython process PID
+    runs, from the names of its executable or of the libpython it maps.
+    AttachError if it runs no CPython."""
+    try:
+        exe = os.readlink(_proc(pid, "exe"))
+    except FileNotFoundError:
+        raise AttachError("there is no process %d" % pid) from None
+    except PermissionError:
+        raise _denied(pid) from None
+    except OSError:
+        # A kernel thread has no executable.
+        raise AttachError("process %d is not a Python process" % pid) from None
+    exe = exe.removesuffix(" (deleted)")
+    found = PYTHON_EXE.match(os.path.basename(exe))
+    if found:
+        return exe, (int(found.group(1)), int(found.group(2))), found.group(3)
+    with open(_proc(pid, "maps"), encoding="utf-8", errors="replace") as maps:
+        for line in maps:
+            lib = LIBPYTHON.search(line.rstrip("\n"))
+            if lib:
+                # An embedded interpreter: the python executable of the
+                # prefix that holds its libpython.
+                version = (int(lib.group(1)), int(lib.group(2)))
+                prefix = os.path.dirname(os.path.dirname(line.split()[-1]))
+                name = "python%d.%d%s" % (version + (lib.group(3),))
+                return os.path.join(prefix, "bin", name), version, lib.group(3)
+    raise AttachError("process %d is not a Python process (it runs %s)" % (pid, exe))
+
+
+def _disabled_by(pid: int) -> str | None:
+    """What disables remote debugging in PID, if anything does: the
+    environment variable or the -X option (sys.remote_exec reports the first
+    but silently does nothing with the second)."""
+    try:
+        with open(_proc(pid, "environ"), "rb") as environ:
+            if any(entry.startswith(b"PYTHON_DISABLE_REMOTE_DEBUG=") and entry != b"PYTHON_DISABLE_REMOTE_DEBUG="
+                   for entry in environ.read().split(b"\0")):
+                return "PYTHON_DISABLE_REMOTE_DEBUG in its environment"
+        with open(_proc(pid, "cmdline"), "rb") as cmdline:
+            args = cmdline.read().split(b"\0")[1:]
+    except OSError:
+        return None
+    for index, arg in enumerate(args):
+        if not arg.startswith(b"-") or arg in (b"-", b"--") or arg.startswith(b"-c") \
+                or arg.startswith(b"-m"):
+            break   # the options end at the program
+        option = arg[2:] or (args[index + 1] if index + 1 < len(args) else b"")
+        if arg.startswith(b"-X") and option.split(b"=")[0] == b"disable_remote_debug":
+            return "-X disable_remote_debug on its command line"
+    return None
+
+
+def _what_main_thread_does(pid: int) -> str:
+    """What PID's main thread is doing, as far as /proc tells."""
+    try:
+        with open(_proc(pid, "stat"), "rb") as stat:
+            state = stat.read().rpartition(b")")[2].split()[0].decode()
+        with open(_proc(pid, "wchan")) as wchan:
+            waiting = wchan.read().strip()
+    except (OSError, IndexError):
+        return "ran no Python code"
+    if state in ("S", "D") and waiting not in ("", "0"):
+        return "is blocked in the kernel, in %s" % waiting
+    if state in ("T", "t"):
+        return "is stopped, by a signal or a debugger"
+    return "is running, but not Python code: C code of the program's or of a library"
+
+
+# --- The attach ------------------------------------------------------------------
+
+def _same_file(one: str, other: str) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return False
+
+
+def _this_copy() -> str:
+    """The directory this pyusdt package is imported from (a checkout or
+    site-packages), for the target's sys.path when it has no pyusdt."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class _Workspace:
+    """A private directory in the target's /tmp (as the target sees it,
+    through /proc/PID/root) holding the script, the token the script and the
+    attach race to delete, and the result the script writes."""
+
+    def __init__(self, pid: int) -> None:
+        root = _proc(pid, "root")
+        self.outside = None
+        for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
+            try:
+                self.outside = tempfile.mkdtemp(prefix="pyusdt-attach-", dir=root + tmp)
+                break
+            except OSError:
+                continue
+        if self.outside is None:
+            raise AttachError("cannot write into process %d's /tmp" % pid)
+        self.inside = self.outside[len(root):]
+        # N.B. /proc/PID/root is gone with the process: remove() goes
+        # through this process's own path to the directory when it has one.
+        self.local = self.inside if _same_file(self.inside, self.outside) else None
+        self.token = os.path.join(self.inside, "token")
+        self.result = os.path.join(self.inside, "result")
+        self.script = os.path.join(self.inside, "attach.py")
+        self._placeholder: str | None = None
+        uid, gid = _owner(pid)
+        fallback = _this_copy()
+        if not _same_file(root + fallback, fallback):
+            fallback = ""   # the target sees other files (a container)
+        with open(self._out(self.token), "w"):
+            pass
+        with open(self._out(self.script), "w", encoding="utf-8") as script:
+            script.write(SCRIPT % {"script": self.script, "token": self.token, "result": self.result,
+                                   "fallback": fallback})
+        if os.geteuid() == 0 and uid not in (-1, 0):
+            for path in (self.outside, self._out(self.token), self._out(self.script)):
+                os.chown(path, uid, gid)
+
+    def _out(self, inside: str) -> str:
+        return self.outside + inside[len(self.inside):]
+
+    def script_for_caller(self) -> str:
+        """The script's path as sys.remote_exec is given it.  remote_exec
+        checks that the path exists here, and the target opens it in its own
+        mount namespace: when the two differ (a container, PrivateTmp), an
+        empty file stands in for it here while remote_exec runs."""
+        if not os.path.exists(self.script):
+            directory = os.path.dirname(self.script)
+            os.mkdir(directory, 0o700)
+            with open(self.script, "w"):
+                pass
+            self._placeholder = directory
+        return self.script
+
+    def drop_placeholder(self) -> None:
+        if self._placeholder is not None:
+            shutil.rmtree(self._placeholder, ignore_errors=True)
+            self._placeholder = None
+
+    def withdraw(self) -> bool:
+        """Takes the token back so that the script, if it ever runs, does
+        nothing; False if the script took it first."""
+        try:
+            os.unlink(self._out(self.token))
+            return True
+        except FileNotFoundError:
+            return False
+
+    def outcome(self) -> tuple[str, str, str] | None:
+        """(state, version, text) the script wrote, or None yet."""
+        try:
+            with open(self._out(self.result), encoding="utf-8") as result:
+                lines = result.read().split("\n")
+        except OSError:
+            return None
+        return (lines + ["", "", ""])[0], (lines + ["", ""])[1], (lines + ["", "", ""])[2]
+
+    def remove(self) -> None:
+        self.drop_placeholder()
+        shutil.rmtree(self.local or self.outside, ignore_errors=True)
+
+
+def _remote_exec(pid: int, exe: str, script: str) -> None:
+    """Calls sys.remote_exec(PID, SCRIPT) in EXE, the target's interpreter."""
+    try:
+        run = subprocess.run([exe, "-I", "-S", "-c", HELPER, str(pid), script],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, timeout=60)
+    except OSError as exc:
+        raise AttachError("cannot run process %d's interpreter %s here (%s): run %s "
+                          "inside the process's container instead"
+                          % (pid, exe, exc.strerror, PROG)) from None
+    if run.returncode == 0:
+        return
+    said = (run.stdout.strip() or run.stderr.strip() or "exit status %d" % run.returncode)
+    said = said.splitlines()[-1]
+    if not _alive(pid):
+        raise AttachError("process %d exited during the attach" % pid)
+    if said.startswith("PermissionError"):
+        raise _denied(pid)
+    if "not enabled in the remote process" in said:
+        raise AttachError("process %d has remote debugging disabled: restart it under "
+                          "python -m pyusdt or with PYUSDT_AUTO=1 to trace it" % pid)
+    if "PyRuntime" in said or "debug offsets" in said:
+        raise AttachError("sys.remote_exec could not find the interpreter in process %d "
+                          "(%s); if it runs in a container, run %s inside the container"
+                          % (pid, said, PROG))
+    raise AttachError("sys.remote_exec failed on process %d: %s" % (pid, said))
+
+
+def attach(pid: int, timeout: float = DEFAULT_TIMEOUT) -> Attached:
+    """Loads pyusdt into the running CPython process PID, waiting up to
+    TIMEOUT seconds for its main thread to reach a safe point.  Raises
+    AttachError, leaving the process as it was, when it cannot."""
+    if pid <= 0:
+        raise AttachError("there is no process %d" % pid)
+    if pid == os.getpid():
+        raise AttachError("process %d is this attach command itself" % pid)
+    library = mapped_library(pid)
+    exe, version, abiflags = _python_of(pid)
+    name = "%d.%d%s" % (version + (abiflags,))
+    if library is not None:
+        return Attached(pid, name, library, True)
+    if version < OLDEST:
+        raise AttachError("process %d runs Python %s, and pyusdt needs 3.12 or later"
+                          % (pid, name))
+    if version < REMOTE_EXEC:
+        raise AttachError("attaching to a running Python %s is not supported yet (it "
+                          "needs gdb, which is coming): restart process %d under python "
+                          "-m pyusdt or with PYUSDT_AUTO=1" % (name, pid))
+    disabled = _disabled_by(pid)
+    if disabled:
+        raise AttachError("process %d has remote debugging disabled (%s): restart it "
+                          "without it, or under python -m pyusdt" % (pid, disabled))
+    root = _proc(pid, "root")
+    runnable = exe if _same_file(root, "/") else root + exe
+    workspace = _Workspace(pid)
+    keep = False
+    try:
+        try:
+            _remote_exec(pid, runnable, workspace.script_for_caller())
+        finally:
+            workspace.drop_placeholder()
+        outcome = _wait(pid, workspace, timeout)
+        if outcome is None:
+            if workspace.withdraw():
+                keep = _alive(pid)   # the script, should it ever run, removes it
+                if not keep:
+                    raise AttachError("process %d exited during the attach" % pid)
+                raise AttachError("process %d's main thread did not reach a safe point "
+                                  "within %g s (it %s); nothing was loaded"
+                                  % (pid, timeout, _what_main_thread_does(pid)))
+            outcome = _wait(pid, workspace, IMPORT_GRACE)
+            if outcome is None:
+                raise AttachError("process %d %s while importing pyusdt"
+                                  % (pid, "exited" if not _alive(pid) else "took too long"))
+        state, full_version, text = outcome
+        if state == "error":
+            raise AttachError("process %d could not import pyusdt: %s" % (pid, text))
+        library = mapped_library(pid)
+        if library is None:
+            raise AttachError("process %d imported pyusdt but does not map libpyusdt.so"
+                              % pid)
+        return Attached(pid, full_version or name, library, state == "already")
+    except KeyboardInterrupt:
+        # Withdrawn, the script removes its directory if it ever runs.
+        keep = workspace.withdraw() and _alive(pid)
+        raise
+    finally:
+        if not keep:
+            workspace.remove()
+
+
+def _wait(pid: int, workspace: _Workspace, seconds: float) -> tuple[str, str, str] | None:
+    """The script's outcome, waiting up to SECONDS; None if it has none."""
+    deadline = time.monotonic() + seconds
+    while True:
+        outcome = workspace.outcome()
+        if outcome is not None:
+            return outcome
+        if not _alive(pid):
+            raise AttachError("process %d exited during the attach" % pid)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(POLL)
+
+
+# --- Command line ----------------------------------------------------------------
+
+def parse_args(argv: list[str]) -> tuple[int, float]:
+    """(pid, timeout) of ``attach PID [--timeout SECONDS]``; UsageError
+    with a one-line message if ARGV is not that."""
+    from pyusdt._cli import UsageError, positive_seconds
+    pid: int | None = None
+    timeout = DEFAULT_TIMEOUT
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--timeout" or arg.startswith("--timeout="):
+            text = arg.partition("=")[2] if "=" in arg else (args.pop(0) if args else "")
+            timeout = positive_seconds("--timeout", text)
+        elif pid is None and arg.isdigit():
+            pid = int(arg)
+        else:
+            raise UsageError("unexpected argument: %s" % arg)
+    if pid is None:
+        raise UsageError("which process? give its PID")
+    return pid, timeout
+
+
+def main(argv: list[str]) -> int:
+    """Runs ``python -m pyusdt attach ARGV``; returns the exit status."""
+    if argv[:1] in (["-h"], ["--help"]):
+        print(USAGE + "\n\nLoads pyusdt into the running Python 3.14+ process PID "
+              "(by sys.remote_exec)\nand prints the library to give bpftrace.  "
+              "--timeout: how long its main\nthread has to reach a safe point "
+              "(default %g s)." % DEFAULT_TIMEOUT)
+        return 0
+    from pyusdt._cli import UsageError
+    try:
+        pid, timeout = parse_args(argv)
+    except UsageError as exc:
+        print("pyusdt attach: %s\n%s" % (exc, USAGE), file=sys.stderr)
+        return 2
+    try:
+        attached = attach(pid, timeout)
+    except AttachError as exc:
+        print("pyusdt attach: %s" % exc, file=sys.stderr)
+        return 1
+    print(attached.describe(), flush=True)
+    return 0

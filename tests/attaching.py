@@ -1,0 +1,137 @@
+"""Plain Python programs to attach to, and the attach command, for
+tests/integration/test_attach_cli.py and tests/e2e/test_attach.py.
+
+A Target is tests/targets/attach_target.py run by this interpreter with
+nothing of pyusdt's in its environment (its working directory and
+PYTHONPATH a scratch directory): the attach must bring pyusdt in.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+
+from tests import support
+
+TARGET = support.target("attach_target.py")
+#: The mechanism this interpreter can be attached by, or None.
+REMOTE_EXEC = sys.version_info >= (3, 14)
+NO_REMOTE_EXEC = ("attaching by sys.remote_exec needs Python 3.14 or later, not %s "
+                  "(3.12 and 3.13 come with gdb support)" % sys.version.split()[0])
+#: Generous bound on anything that should take milliseconds: a hang fails
+#: the test, a busy machine does not.
+SETTLE = 60.0
+
+
+class Target:
+    """attach_target.py running in MODE, its output read line by line."""
+
+    def __init__(self, mode: str, *, python: str = support.PYTHON,
+                 extra_args: list[str] = (), **env: str) -> None:
+        self.scratch = tempfile.mkdtemp(prefix="pyusdt-attach-test-")
+        os.chmod(self.scratch, 0o755)
+        self.stopfile = os.path.join(self.scratch, "stop")
+        environment = {k: v for k, v in os.environ.items()
+                       if not k.startswith("PYUSDT_") and k != "PYTHONPATH"}
+        environment["PYTHONPATH"] = self.scratch
+        environment.update(env)
+        self.proc = subprocess.Popen(
+            [python, *extra_args, TARGET, self.stopfile, mode], cwd=self.scratch,
+            env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        self.pid = self.proc.pid
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stdout: list[str] = []
+        self.stderr = ""
+        self._readers = [threading.Thread(target=self._read_out, daemon=True),
+                         threading.Thread(target=self._read_err, daemon=True)]
+        for reader in self._readers:
+            reader.start()
+        self.ready = self.next_line()
+        if not self.ready.startswith("ready"):
+            raise RuntimeError("target did not start: %r\n%s" % (self.ready, self.describe()))
+
+    def _read_out(self) -> None:
+        for line in self.proc.stdout:
+            self.stdout.append(line)
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def _read_err(self) -> None:
+        self.stderr = self.proc.stderr.read()
+
+    def next_line(self, timeout: float = SETTLE) -> str:
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise RuntimeError("no output from pid %d in %g s\n%s"
+                               % (self.pid, timeout, self.describe())) from None
+        if line is None:
+            self.lines.put(None)
+            raise RuntimeError("pid %d ended early\n%s" % (self.pid, self.describe()))
+        return line
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def maps_pyusdt(self) -> bool:
+        with open("/proc/%d/maps" % self.pid) as maps:
+            return "libpyusdt" in maps.read()
+
+    def stop(self, timeout: float = SETTLE) -> int:
+        """Asks the program to end; its exit status (it is killed if it
+        does not end within TIMEOUT)."""
+        with open(self.stopfile, "w"):
+            pass
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for reader in self._readers:
+            reader.join(10)
+        return self.proc.returncode
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def describe(self) -> str:
+        return ("--- target stdout (end) ---\n%s--- target stderr ---\n%s"
+                % ("".join(self.stdout[-40:]), self.stderr[-3000:]))
+
+
+def attach_command(pid: int, *args: str) -> list[str]:
+    """The attach command line; attach_env() is its environment."""
+    return [support.PYTHON, "-m", "pyusdt", "attach", str(pid), *args]
+
+
+def attach_env(pythonpath: str = support.REPO) -> dict[str, str]:
+    """pyusdt imported from PYTHONPATH: the copy the target falls back to."""
+    return support.env(PYTHONPATH=pythonpath)
+
+
+def attach(pid: int, *args: str, pythonpath: str = support.REPO,
+           prefix: list[str] = ()) -> subprocess.CompletedProcess:
+    """Runs the attach command to its end (PREFIX before it: setpriv...),
+    in PYTHONPATH: python -m imports from its working directory first."""
+    return subprocess.run([*prefix, *attach_command(pid, *args)], env=attach_env(pythonpath),
+                          cwd=pythonpath,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=SETTLE + 60)
+
+
+def start_attach(pid: int, *args: str, pythonpath: str = support.REPO) -> subprocess.Popen:
+    """Starts the attach command without waiting for it."""
+    return subprocess.Popen(attach_command(pid, *args), env=attach_env(pythonpath),
+                            cwd=pythonpath,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
