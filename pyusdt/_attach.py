@@ -256,8 +256,13 @@ def _python_of(pid: int) -> tuple[str, tuple[int, int], str]:
     except OSError:
         # A kernel thread has no executable.
         raise AttachError("process %d is not a Python process" % pid) from None
+    deleted = exe.endswith(" (deleted)")
     exe = exe.removesuffix(" (deleted)")
     found = PYTHON_EXE.match(os.path.basename(exe))
+    if found and deleted:
+        raise AttachError("process %d's Python executable %s was deleted or replaced since "
+                          "it started (an upgrade?), so no interpreter of its version can "
+                          "be found: restart it" % (pid, exe))
     if found:
         return exe, (int(found.group(1)), int(found.group(2))), found.group(3)
     with open(_proc(pid, "maps"), encoding="utf-8", errors="replace") as maps:

@@ -114,16 +114,17 @@ def attach_command(pid: int, *args: str) -> list[str]:
     return [support.PYTHON, "-m", "pyusdt", "attach", str(pid), *args]
 
 
-def attach_env(pythonpath: str = support.REPO) -> dict[str, str]:
+def attach_env(pythonpath: str = support.REPO, **env: str) -> dict[str, str]:
     """pyusdt imported from PYTHONPATH: the copy the target falls back to."""
-    return support.env(PYTHONPATH=pythonpath)
+    return support.env(PYTHONPATH=pythonpath, **env)
 
 
 def attach(pid: int, *args: str, pythonpath: str = support.REPO,
-           prefix: list[str] = ()) -> subprocess.CompletedProcess:
+           prefix: list[str] = (), **env: str) -> subprocess.CompletedProcess:
     """Runs the attach command to its end (PREFIX before it: setpriv...),
     in PYTHONPATH: python -m imports from its working directory first."""
-    return subprocess.run([*prefix, *attach_command(pid, *args)], env=attach_env(pythonpath),
+    return subprocess.run([*prefix, *attach_command(pid, *args)],
+                          env=attach_env(pythonpath, **env),
                           cwd=pythonpath,
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, timeout=SETTLE + 60)

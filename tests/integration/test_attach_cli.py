@@ -27,6 +27,18 @@ def workspaces() -> set[str]:
     return set(glob.glob(WORKSPACES))
 
 
+def copy_of_pyusdt(root: str, with_library: bool) -> str:
+    """The pyusdt package copied into ROOT, with (WITH_LIBRARY) or without
+    this interpreter's build of its library; the library's path."""
+    shutil.copytree(os.path.join(support.REPO, "pyusdt"), os.path.join(root, "pyusdt"),
+                    ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    library = os.path.join(root, "build", support.BUILD_NAME, "libpyusdt.so")
+    if with_library:
+        os.makedirs(os.path.dirname(library))
+        shutil.copyfile(support.BUILD_LIB, library)
+    return library
+
+
 class AttachTestCase(unittest.TestCase):
     """Starts targets and makes sure none outlives its test."""
 
@@ -177,6 +189,27 @@ class AttachByRemoteExec(AttachTestCase):
         run = subprocess.CompletedProcess(attach.args, attach.returncode, out, err)
         self.assertFailedCleanly(run, None, "process %d exited during the attach" % target.pid)
         self.assertEqual(workspaces() - before, set(), "the workspace was left behind")
+
+    def test_the_copy_in_the_targets_environment_comes_first(self):
+        with tempfile.TemporaryDirectory(prefix="pyusdt-own-") as own:
+            library = copy_of_pyusdt(own, with_library=True)
+            target = self.target("loop", PYTHONPATH=own)
+            attached = self.assertAttached(attaching.attach(target.pid), target)
+            self.assertEqual(os.path.realpath(attached), os.path.realpath(library))
+            self.assertEndsUntouched(target)
+
+    def test_a_copy_without_a_build_for_the_target_fails_and_leaves_nothing(self):
+        with tempfile.TemporaryDirectory(prefix="pyusdt-unbuilt-") as unbuilt:
+            copy_of_pyusdt(unbuilt, with_library=False)
+            target = self.target("loop")
+            # The attach command itself loads pyusdt (python -m pyusdt
+            # imports the package): it gets the checkout's library.
+            run = attaching.attach(target.pid, pythonpath=unbuilt,
+                                   PYUSDT_LIBRARY=os.path.abspath(support.BUILD_LIB))
+            self.assertFailedCleanly(run, target, "could not import pyusdt",
+                                     "libpyusdt.so not found for Python %d.%d%s"
+                                     % (sys.version_info[:2] + (sys.abiflags,)))
+            self.assertEndsUntouched(target, loaded=False)
 
     def test_disabled_remote_debugging_is_refused(self):
         for how, kwargs in (("PYTHON_DISABLE_REMOTE_DEBUG",

@@ -10,7 +10,8 @@ It prints "ready ..." once, then, depending on MODE, has its main thread:
   read    read from stdin (a pipe), print what it read
   idle    join a thread that runs Python until STOPFILE.release exists
 then, except in loop, calls beat() until STOPFILE exists.  It exits with
-status 7 once STOPFILE exists, printing "pyusdt loaded" or "no pyusdt".
+status 7 once STOPFILE exists, printing "pyusdt loaded" or "no pyusdt" (or
+what is wrong: pyusdt's modules without its library).
 """
 
 import os
@@ -67,5 +68,10 @@ elif MODE == "idle":
 else:
     print("ready", flush=True)
 until_stopped()
-print("pyusdt loaded" if "libpyusdt" in sys.modules else "no pyusdt", flush=True)
+if "libpyusdt" in sys.modules:
+    print("pyusdt loaded", flush=True)
+elif any(name.partition(".")[0] == "pyusdt" for name in sys.modules):
+    print("pyusdt modules without the library", flush=True)
+else:
+    print("no pyusdt", flush=True)
 sys.exit(7)
