@@ -29,8 +29,8 @@ import subprocess
 import threading
 import time
 
-from common import (WORKLOADS, BenchError, Context, SemaphoreWatch, Session, Target,
-                    child_env, log, percentile, semaphore_address)
+from common import (WORKLOADS, BenchError, Context, SemaphoreWatch, Target, child_env, log,
+                    percentile, semaphore_address, session)
 
 SLACK_MS = 5   # target: p95 <= PYUSDT_CHECK_MSEC + 5 ms
 
@@ -50,16 +50,18 @@ def _attach_once(ctx: Context, pid: int, path: str, by_pid: bool = False) -> dic
         watch.stop()
         raise BenchError("PY_START's semaphore is already raised in %d" % pid)
     watch.start()
-    session = Session(ctx.bpftrace, _program(path),
-                      ["-p", str(pid)] if by_pid else []).start()
-    try:
-        begin = int(session.wait_line("begin ").split()[1])
-        first = int(session.wait_line("first ", timeout=60).split()[1])
-        session.wait()
-    finally:
-        if session.proc is not None and session.proc.poll() is None:
-            session.stop()
-        watch.stop()
+    # N.B. its own BEGIN probe prints the time it attached.
+    with session(ctx, _program(path), ["-p", str(pid)] if by_pid else [],
+                 mark=False) as tracer:
+        try:
+            begin = int(tracer.wait_line("begin ").split()[1])
+            first = int(tracer.wait_line("first ", timeout=60).split()[1])
+            tracer.wait(60)   # exit() after the first event
+        except subprocess.TimeoutExpired:
+            raise BenchError("bpftrace did not exit within 60s: %s"
+                             % tracer.program) from None
+        finally:
+            watch.stop()
     if watch.raised_ns is None:
         raise BenchError("never saw PY_START's semaphore raised in %d" % pid)
     return {"raised_ns": watch.raised_ns,

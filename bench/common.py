@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(REPO, "bench")
@@ -28,9 +28,10 @@ WORKLOADS = os.path.join(BENCH, "workloads.py")
 PEER_PYTHON = "/usr/bin/python3.11"
 
 
-def _load_bpftrace_stopper():
-    """pyusdt/_bpftrace.py (stops bpftrace reliably), loaded by path: importing
-    the pyusdt package would load its extension into this process."""
+def _load_session_layer():
+    """pyusdt/_bpftrace.py (the bpftrace session layer), loaded by path:
+    importing the pyusdt package would load its extension into this
+    process."""
     path = os.path.join(REPO, "pyusdt", "_bpftrace.py")
     spec = importlib.util.spec_from_file_location("pyusdt_bpftrace", path)
     module = importlib.util.module_from_spec(spec)
@@ -38,15 +39,15 @@ def _load_bpftrace_stopper():
     return module
 
 
-_bpftrace = _load_bpftrace_stopper()
-
-# bpftrace's harmless complaints on this kind of machine.
-_BPFTRACE_NOISE = ("RLIMIT_MEMLOCK", "uprobe_events", "Addrspace mismatch",
-                   "failed to detach probe")
+bpftrace = _load_session_layer()
 
 
 class BenchError(Exception):
     """A measurement that could not be made; its message says why."""
+
+
+#: What a section fails with when a measurement cannot be made.
+FAILURES = (BenchError, bpftrace.SessionError)
 
 
 def log(message: str) -> None:
@@ -354,16 +355,12 @@ class Sandbox:
         """A private pyusdt package with its own copy of the library built
         for PYTHON.  Returns (directory for PYTHONPATH, library path)."""
         built = os.path.join(REPO, "build", python.tag, "libpyusdt.so")
-        top = os.path.join(self.root, "%s-%s" % (python.tag, name))
+        # The library named as an installed package names it:
+        # pyusdt/_loader.py looks for no other name inside the package.
+        top, lib = bpftrace.copy_pyusdt(
+            os.path.join(self.root, "%s-%s" % (python.tag, name)), built,
+            os.path.join("pyusdt", "libpyusdt" + python.suffix))
         package = os.path.join(top, "pyusdt")
-        os.makedirs(package)
-        for entry in os.listdir(os.path.join(REPO, "pyusdt")):
-            if entry.endswith((".py", ".pyi")):
-                shutil.copy(os.path.join(REPO, "pyusdt", entry), package)
-        # Named as an installed package names it: pyusdt/_loader.py looks
-        # for no other name inside the package.
-        lib = os.path.join(package, "libpyusdt" + python.suffix)
-        shutil.copy(built, lib)
         # Byte-compiled, as pip installs it: start-up is measured as users
         # meet it, whatever PYTHONDONTWRITEBYTECODE says here.
         subprocess.run([python.path, "-m", "compileall", "-q", package], check=True)
@@ -468,125 +465,21 @@ class SemaphoreWatch:
         os.close(self.fd)
 
 
-def wait_pyusdt_attached(python: str, pythonpath: str, probes: list[str],
-                         timeout: float = 30) -> None:
-    """Waits until a new process importing the pyusdt at PYTHONPATH finds
-    PROBES attached (their semaphores raised by a tracer attached by path)."""
-    check = ("import pyusdt, sys; a = pyusdt.status().attached; "
-             "sys.exit(not all(p in a for p in sys.argv[1:]))")
-    deadline = time.monotonic() + timeout
-    while True:
-        proc = subprocess.run([python, "-c", check, *probes], env=child_env(pythonpath),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if proc.returncode == 0:
-            return
-        if time.monotonic() > deadline:
-            raise BenchError("bpftrace did not attach %s within %g s; last check said:\n%s"
-                             % (",".join(probes), timeout, proc.stdout))
-        time.sleep(0.1)
-
-
 # --- bpftrace --------------------------------------------------------------------
 
-def bpftrace_usable(bpftrace: str) -> str | None:
-    """None if bpftrace can be used here, else the reason it cannot."""
-    if os.geteuid() != 0:
-        return "not root"
-    if shutil.which(bpftrace) is None:
-        return "%s not found" % bpftrace
-    return None
+def session(ctx: Context, program: str, args: list[str] = (),
+            mark: bool = True) -> bpftrace.Session:
+    """A bpftrace session (pyusdt/_bpftrace.py) of ctx.bpftrace running
+    PROGRAM, printing each line as it comes; with MARK, PROGRAM has no BEGIN
+    probe of its own."""
+    return bpftrace.Session(program, ["-B", "line", *args], bpftrace=ctx.bpftrace,
+                            mark=mark, name="bench")
 
 
-def bpftrace_errors(stderr: str) -> str:
-    """STDERR without the lines bpftrace always prints on this machine."""
-    return "\n".join(line for line in stderr.splitlines()
-                     if line.strip() and not any(n in line for n in _BPFTRACE_NOISE))
-
-
-@dataclass
-class Session:
-    """A bpftrace process running PROGRAM, stopped with SIGINT, whose map
-    output is parsed into maps: {"@name": {key: value}}."""
-
-    bpftrace: str
-    program: str
-    args: list[str] = field(default_factory=list)
-    proc: subprocess.Popen | None = None
-    lines: list[tuple[int, str]] = field(default_factory=list)
-    stderr: str = ""
-    maps: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def start(self) -> Session:
-        self.proc = subprocess.Popen(
-            [self.bpftrace, "-B", "line", *self.args, "-e", self.program],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self._err_reader = threading.Thread(target=self._read_err, daemon=True)
-        self._err_reader.start()
-        return self
-
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append((time.monotonic_ns(), line.rstrip("\n")))
-
-    def _read_err(self) -> None:
-        assert self.proc is not None and self.proc.stderr is not None
-        self.stderr = self.proc.stderr.read()
-
-    def wait_line(self, prefix: str, timeout: float = 30) -> str:
-        """The first stdout line starting with PREFIX, waiting for it."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for _, line in list(self.lines):
-                if line.startswith(prefix):
-                    return line
-            if self.proc is not None and self.proc.poll() is not None:
-                self._reader.join(5)
-                for _, line in self.lines:
-                    if line.startswith(prefix):
-                        return line
-                break
-            time.sleep(0.005)
-        raise BenchError("bpftrace printed no %r line\nprogram: %s\nstdout: %s\n"
-                         "stderr: %s" % (prefix, self.program,
-                                         "\n".join(l for _, l in self.lines),
-                                         bpftrace_errors(self.stderr)))
-
-    def wait(self, timeout: float = 60) -> None:
-        """Waits for bpftrace to exit by itself (an exit() in the program)."""
-        assert self.proc is not None
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.stop()
-            raise BenchError("bpftrace did not exit within %gs: %s"
-                             % (timeout, self.program))
-        self._finish()
-
-    def stop(self) -> None:
-        """SIGINT, as a user's Ctrl-C: bpftrace prints its maps and exits."""
-        assert self.proc is not None
-        if not _bpftrace.interrupt(self.proc, 30):
-            self.proc.kill()
-            self.proc.wait()
-        self._finish()
-
-    def _finish(self) -> None:
-        self._reader.join(10)
-        self._err_reader.join(10)
-        for _, line in self.lines:
-            m = re.match(r"(@\w*)(?:\[(.*)\])?: (-?\d+)$", line)
-            if m:
-                self.maps.setdefault(m.group(1), {})[m.group(2) or ""] = int(m.group(3))
-
-    def __enter__(self) -> Session:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.stop()
+def wait_attached(python: str, pythonpath: str, probes: list[str]) -> None:
+    """Waits until a new process importing the pyusdt at PYTHONPATH finds
+    PROBES attached (their semaphores raised by a tracer attached by path)."""
+    bpftrace.wait_for_semaphores(python, probes, child_env(pythonpath))
 
 
 # --- What a section is given ---------------------------------------------------

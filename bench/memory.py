@@ -11,8 +11,8 @@ the allocator and the interpreter's own caches move by a few pages.
 
 from __future__ import annotations
 
-from common import (WORKLOADS, Context, Session, Target, child_env, log, run_json,
-                    wait_pyusdt_attached)
+from common import (WORKLOADS, Context, Target, child_env, log, run_json, session,
+                    wait_attached)
 
 PROBES = ["CALL", "PY_START", "PY_RETURN"]
 TOLERANCE_KIB = 1024
@@ -45,12 +45,12 @@ def run(ctx: Context, target: Target) -> dict:
     log("memory: %s, traced by bpftrace, steady" % target.python.version)
     program = "%s { @[pid] = count(); }" % ", ".join(
         "usdt:%s:pyusdt:%s" % (target.traced[1], p) for p in PROBES)
-    with Session(ctx.bpftrace, program) as session:
-        wait_pyusdt_attached(py, target.traced[0], PROBES)
+    with session(ctx, program) as tracer:
+        wait_attached(py, target.traced[0], PROBES)
         cmd = [py, "-m", "pyusdt", WORKLOADS, "memory", "steady", *checkpoints,
                "--expect-enabled", force]
         traced = _case(cmd, child_env(target.traced[0]))
-        session.stop()
-    traced["delivered"] = session.maps.get("@", {}).get(str(traced["pid"]), 0)
+        tracer.stop()
+    traced["delivered"] = tracer.maps().get("@", {}).get(str(traced["pid"]), 0)
     result["traced steady"] = traced
     return result

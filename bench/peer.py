@@ -15,8 +15,8 @@ from __future__ import annotations
 import subprocess
 import time
 
-from common import (PEER_PYTHON, WORKLOADS, BenchError, Context, Session, child_env,
-                    lockstep, log, paired_figure, raw, run_json, usdt_semaphores)
+from common import (PEER_PYTHON, WORKLOADS, BenchError, Context, child_env,
+                    lockstep, log, paired_figure, raw, run_json, session, usdt_semaphores)
 
 MARKERS = {"PY_START": "function__entry", "PY_RETURN": "function__return"}
 
@@ -47,12 +47,12 @@ def _verify(ctx: Context, python: str, markers: list[str], size: int) -> dict:
     """Counts one fib(SIZE) by marker and function name (arg1)."""
     program = " ".join("usdt:%s:python:%s { @%s[str(arg1)] = count(); }"
                        % (python, m, m) for m in markers)
-    with Session(ctx.bpftrace, program) as session:
+    with session(ctx, program) as tracer:
         _wait_attached(python, markers)
         result = run_json([python, WORKLOADS, "time", "fib", str(size), "1"], child_env())
-        session.stop()
+        tracer.stop()
     return {"calls": result["calls"],
-            "delivered": {m: session.maps.get("@" + m, {}).get("fib", 0)
+            "delivered": {m: tracer.maps().get("@" + m, {}).get("fib", 0)
                           for m in markers}}
 
 
@@ -71,11 +71,11 @@ def measure(ctx: Context, plain: str, traced: str, probes: list[str]) -> dict:
     configs = {"plain": ([plain, *args], child_env()),
                "traced": ([traced, *args], child_env())}
     log("peer %s: %d rounds of %d turns" % ("+".join(markers), rounds, cycles))
-    with Session(ctx.bpftrace, program) as session:
+    with session(ctx, program) as tracer:
         _wait_attached(traced, markers)
         turns = lockstep(configs, rounds, cycles, [["plain", "traced"]],
                          min_quiet=ctx.pick(20, 40), max_rounds=2 * rounds)
-        session.stop()
+        tracer.stop()
     per_call = paired_figure(turns, ["plain", "traced"],
                              lambda t: (t["traced"] - t["plain"]) / calls, 1)
     per_event = (paired_figure(turns, ["plain", "traced"],

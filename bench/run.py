@@ -35,8 +35,8 @@ import memory
 import peer
 import traced
 import untraced
-from common import (BENCH, PEER_PYTHON, REPO, BenchError, Context, PythonInfo,
-                    Sandbox, Target, bpftrace_usable, log)
+from common import (BENCH, FAILURES, PEER_PYTHON, REPO, BenchError, Context, PythonInfo,
+                    Sandbox, Target, bpftrace, log)
 from report import table
 
 # Section name: (module, needs bpftrace).  Run in this order.
@@ -122,7 +122,7 @@ def main() -> int:
     cwd = os.getcwd()
     os.chdir(sandbox.root)
     ctx = Context(quick=args.quick, bpftrace=args.bpftrace, cc=args.cc,
-                  sandbox=sandbox, no_bpftrace=bpftrace_usable(args.bpftrace))
+                  sandbox=sandbox, no_bpftrace=bpftrace.unusable(args.bpftrace))
     try:
         ctx.floor_plain = sandbox.floor(args.cc, "floor-plain")
         ctx.floor_traced = sandbox.floor(args.cc, "floor-traced")
@@ -133,7 +133,7 @@ def main() -> int:
             results["pythons"][info.version] = entry
             try:
                 build(path)
-            except BenchError as exc:
+            except FAILURES as exc:
                 log(str(exc))
                 entry.update({name: {"failed": "build failed"} for name in wanted
                               if name in SECTIONS})
@@ -150,7 +150,7 @@ def main() -> int:
                     continue
                 try:
                     entry[name] = module.run(ctx, target)
-                except BenchError as exc:
+                except FAILURES as exc:
                     log("%s failed on %s: %s" % (name, info.version, exc))
                     entry[name] = {"failed": str(exc)}
         if "peer" in wanted:
@@ -161,13 +161,13 @@ def main() -> int:
             else:
                 try:
                     results["peer"] = peer.run(ctx)
-                except BenchError as exc:
+                except FAILURES as exc:
                     log("peer failed: %s" % exc)
                     results["peer"] = {"failed": str(exc)}
         if "attach" in wanted and not ctx.no_bpftrace:
             try:
                 results["attach_floor"] = attach.run_floor(ctx)
-            except BenchError as exc:
+            except FAILURES as exc:
                 log("attach floor failed: %s" % exc)
                 results["attach_floor"] = {"failed": str(exc)}
     finally:

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import time
 
-from common import (WORKLOADS, BenchError, Context, Session, Target, bpftrace_errors,
-                    child_env, lockstep, log, paired_figure, raw, run_json,
-                    wait_pyusdt_attached)
+from common import (WORKLOADS, BenchError, Context, Target, child_env, lockstep, log,
+                    paired_figure, raw, run_json, session, wait_attached)
 
 TARGET_RATIO = 1.15
 # The cycles whose figures count: those in which both traced runs, the
@@ -40,7 +39,7 @@ def _wait_attached(ctx: Context, target: Target, probes: list[str],
                    floor: bool) -> None:
     """Waits until the semaphores of PROBES are raised in new processes
     mapping the traced library (and the traced floor)."""
-    wait_pyusdt_attached(target.python.path, target.traced[0], probes)
+    wait_attached(target.python.path, target.traced[0], probes)
     deadline = time.monotonic() + 30
     while floor:
         sems = run_json([ctx.floor_traced, "loop", "1", "1"])["semaphores"]
@@ -58,13 +57,13 @@ def verify_counts(ctx: Context, target: Target, probes: list[str], size: int) ->
     lib = target.traced[1]
     program = " ".join("usdt:%s:pyusdt:%s { @%s[str(arg0)] = count(); }"
                        % (lib, probe, probe) for probe in probes)
-    with Session(ctx.bpftrace, program) as session:
+    with session(ctx, program) as tracer:
         _wait_attached(ctx, target, probes, floor=False)
         result = run_json([target.python.path, "-m", "pyusdt", WORKLOADS, "time",
                            "fib", str(size), "1", "--expect-enabled", ",".join(probes)],
                           child_env(target.traced[0]))
-        session.stop()
-    counts = {probe: session.maps.get("@" + probe, {}).get("fib", 0) for probe in probes}
+        tracer.stop()
+    counts = {probe: tracer.maps().get("@" + probe, {}).get("fib", 0) for probe in probes}
     return {"calls": result["calls"], "counted": counts,
             "exact": all(c == result["calls"] for c in counts.values())}
 
@@ -84,15 +83,15 @@ def measure(ctx: Context, target: Target, probes: list[str]) -> dict:
         "floor traced": ([ctx.floor_traced, "serve", str(floor_n)], None),
     }
     log("traced %s: %s, %d rounds of %d turns" % (label, target.python.version, rounds, cycles))
-    with Session(ctx.bpftrace, program) as session:
+    with session(ctx, program) as tracer:
         _wait_attached(ctx, target, probes, floor=True)
         turns = lockstep(configs, rounds, cycles, [QUIET_FOR],
                          min_quiet=ctx.pick(20, 40), max_rounds=2 * rounds)
-        session.stop()
+        tracer.stop()
     calls = turns[0].hello["python traced"]["calls"]
     events = {"pyusdt": calls * len(probes), "floor": floor_n * len(probes)}
     reps = cycles + 1   # and one warm-up repetition
-    counts = session.maps.get("@", {})
+    counts = tracer.maps().get("@", {})
     # Every floor event fired must have been counted; a Python process makes
     # exactly its events per repetition, and a few thousand more starting up.
     floor_counted = [counts.get(str(t.pid["floor traced"]), 0) for t in turns]
@@ -100,8 +99,7 @@ def measure(ctx: Context, target: Target, probes: list[str]) -> dict:
         raise BenchError("bpftrace counted %s floor events, expected %d each\n"
                          "program: %s\noutput:\n%s\nstderr:\n%s"
                          % (floor_counted, events["floor"] * reps, program,
-                            "\n".join(line for _, line in session.lines),
-                            bpftrace_errors(session.stderr)))
+                            "\n".join(tracer.lines), "\n".join(tracer.errors())))
     startup_events = [counts.get(str(t.pid["python traced"]), 0) - events["pyusdt"] * reps
                       for t in turns]
     pyusdt_ns = paired_figure(

@@ -13,7 +13,6 @@ a ``-p`` process's probes by that path.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import re
@@ -21,10 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
@@ -41,17 +37,6 @@ LOAD_TIMEOUT = 60.0
 ATTACH_TIMEOUT = 60
 #: The library as the tools name it, replaced by the mapped path.
 TOOL_LIBRARY = "./libpyusdt.so"
-#: bpftrace settings the launcher uses unless the environment says
-#: otherwise: room for most paths and names while two strings still fit a
-#: printf on the 512-byte BPF stack, for more code objects than the default
-#: 4096 keys, and for pyflow's bursts of output (pages per CPU).
-BPFTRACE_DEFAULTS = {"BPFTRACE_STRLEN": "112", "BPFTRACE_MAP_KEYS_MAX": "16384",
-                     "BPFTRACE_PERF_RB_PAGES": "256"}
-#: Where the kernel's tracepoints are, for tools that use them.
-TRACEFS = "/sys/kernel/tracing"
-#: bpftrace 0.17's stderr lines that report nothing wrong with the trace.
-NOISE = re.compile(r"couldn't set RLIMIT_MEMLOCK|uprobe_events|failed to detach probe"
-                   r"|Addrspace|^\s*$")
 #: The launcher option behind each positional parameter a tool's usage
 #: line names.
 PARAMETERS = {"TOP": "top", "SECONDS": "interval", "DEPTH": "depth"}
@@ -61,8 +46,6 @@ PYTHON_NAME = re.compile(r"python[0-9.]*$")
 #: program.
 PYTHON_ARG_OPTIONS = "WX"
 PYTHON_PROGRAM_OPTIONS = "cm"
-#: A libpyusdt.so path in /proc/PID/maps.
-MAPPED_LIBRARY = re.compile(r"\s(/\S*/libpyusdt[^/\s]*\.so)( \(deleted\))?$")
 
 
 class TraceError(Exception):
@@ -149,7 +132,7 @@ def find_bpftrace(given: str | None) -> str:
     """The bpftrace to run: GIVEN (--bpftrace), else $BPFTRACE, else the one
     on PATH."""
     name = given or os.environ.get("BPFTRACE") or "bpftrace"
-    found = shutil.which(name)
+    found = _bpftrace.executable(given)
     if found is None:
         if given or os.environ.get("BPFTRACE"):
             raise TraceError("bpftrace not found at %r: give the path of a bpftrace "
@@ -166,9 +149,9 @@ def check_root() -> None:
 
 
 def check_tracefs(tool: Tool) -> None:
-    if tool.uses_tracepoints() and not os.path.isdir(os.path.join(TRACEFS, "events")):
+    if tool.uses_tracepoints() and not _bpftrace.tracefs_mounted():
         raise TraceError("%s needs kernel tracepoints, but tracefs is not mounted: "
-                         "mount -t tracefs nodev %s" % (tool.name, TRACEFS))
+                         "mount -t tracefs nodev %s" % (tool.name, _bpftrace.TRACEFS))
 
 
 def mapped_library(pid: int) -> str | None:
@@ -177,22 +160,16 @@ def mapped_library(pid: int) -> str | None:
     Raises TraceError if there is no such process, or if its library file
     has since been replaced (bpftrace would read the new file's probes)."""
     try:
-        with open("/proc/%d/maps" % pid, encoding="utf-8", errors="replace") as maps:
-            lines = maps.read().splitlines()
+        return _bpftrace.mapped_library(pid)
     except FileNotFoundError:
         raise TraceError("there is no process %d" % pid) from None
     except OSError as exc:
         raise TraceError("cannot read the memory map of process %d: %s"
                          % (pid, exc.strerror)) from None
-    for line in lines:
-        found = MAPPED_LIBRARY.search(line)
-        if found:
-            if found.group(2):
-                raise TraceError("process %d runs a libpyusdt.so that has since been "
-                                 "deleted or rebuilt (%s): restart it to trace it"
-                                 % (pid, found.group(1)))
-            return found.group(1)
-    return None
+    except _bpftrace.LibraryReplaced as exc:
+        raise TraceError("process %d runs a libpyusdt.so that has since been "
+                         "deleted or rebuilt (%s): restart it to trace it"
+                         % (pid, exc.path)) from None
 
 
 def library_of(pid: int) -> str:
@@ -299,21 +276,16 @@ def child_environment() -> dict[str, str]:
 def wait_for_library(proc: subprocess.Popen, command: list[str],
                      timeout: float = LOAD_TIMEOUT) -> str:
     """Waits until PROC has mapped libpyusdt.so; returns its path."""
-    deadline = time.monotonic() + timeout
-    while True:
-        library = mapped_library(proc.pid) if proc.poll() is None else None
-        if library is not None:
-            return library
-        if proc.poll() is not None:
-            raise TraceError("%s exited with status %s before loading pyusdt"
-                             % (" ".join(command[:1]), _status_text(proc.returncode)),
-                             _exit_status(proc.returncode) or TRACE_ERROR)
-        if time.monotonic() > deadline:
-            raise TraceError("%s did not load pyusdt within %g s" % (command[0], timeout))
-        try:
-            proc.wait(0.02)
-        except subprocess.TimeoutExpired:
-            pass
+    try:
+        library = _bpftrace.wait_mapped(proc, timeout)
+    except TimeoutError:
+        raise TraceError("%s did not load pyusdt within %g s" % (command[0], timeout)) \
+            from None
+    if library is None:
+        raise TraceError("%s exited with status %s before loading pyusdt"
+                         % (" ".join(command[:1]), _status_text(proc.wait())),
+                         _exit_status(proc.returncode) or TRACE_ERROR)
+    return library
 
 
 def _status_text(returncode: int) -> str:
@@ -354,113 +326,44 @@ def tool_arguments(tool: Tool, options: argparse.Namespace) -> list[str]:
     return values
 
 
-def _die_with_parent() -> None:
-    """In bpftrace's child: get SIGINT, and so report and exit, if the
-    launcher dies (PR_SET_PDEATHSIG)."""
+def start_bpftrace(bpftrace: str, tool: Tool, library: str, pid: int,
+                   options: argparse.Namespace, feed: Callable[[str], None],
+                   attaching: Callable[[], None] | None = None,
+                   attached: Callable[[], None] | None = None) -> _bpftrace.Session:
+    """bpftrace running TOOL against PID, each line of its output given to
+    FEED (in a reader thread) and its errors to this process's stderr.
+    ATTACHING is called when bpftrace says it starts attaching probes, and
+    ATTACHED once it has attached them all: when the first output of the
+    tool's BEGIN probe arrives (every tool prints a line there)."""
+    args = [] if options.raw else ["-f", "json"]
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGINT)
-    except (OSError, AttributeError):
-        pass
+        return _bpftrace.Session(
+            tool_program(tool, library), [*args, "-p", str(pid)],
+            tool_arguments(tool, options), bpftrace=bpftrace, mark=False, name=tool.name,
+            keep=False, on_line=feed, on_attaching=attaching, on_attached=attached,
+            echo_errors=True, die_with_parent=True)
+    except OSError as exc:
+        raise TraceError("cannot run %s: %s" % (bpftrace, exc.strerror)) from None
 
 
-class Bpftrace:
-    """bpftrace running TOOL against PID, its output going to a renderer."""
-
-    def __init__(self, bpftrace: str, tool: Tool, library: str, pid: int,
-                 options: argparse.Namespace) -> None:
-        self.script = tempfile.NamedTemporaryFile("w", prefix="pyusdt-%s-" % tool.name,
-                                                  suffix=".bt")
-        self.script.write(tool_program(tool, library))
-        self.script.flush()
-        command = [bpftrace]
-        if not options.raw:
-            command += ["-f", "json"]
-        command += ["-p", str(pid), self.script.name, *tool_arguments(tool, options)]
-        env = dict(os.environ)
-        for name, value in BPFTRACE_DEFAULTS.items():
-            env.setdefault(name, value)
-        self.errors: list[str] = []
-        try:
-            # N.B. a string cut at BPFTRACE_STRLEN may end inside a UTF-8
-            # character: decoding must not fail on it.
-            self.proc = subprocess.Popen(command, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, encoding="utf-8",
-                                         errors="replace", env=env, start_new_session=True,
-                                         preexec_fn=_die_with_parent)
-        except OSError as exc:
-            self.script.close()
-            raise TraceError("cannot run %s: %s" % (bpftrace, exc.strerror)) from None
-        self._stderr = threading.Thread(target=self._read_stderr, daemon=True)
-        self._stderr.start()
-        self._stopper: threading.Thread | None = None
-
-    def _read_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            if NOISE.search(line):
-                continue
-            self.errors.append(line.rstrip("\n"))
-            sys.stderr.write(line)
-            sys.stderr.flush()
-
-    def lines(self) -> Iterator[str]:
-        assert self.proc.stdout is not None
-        yield from self.proc.stdout
-
-    def interrupt(self) -> None:
-        """Ctrl-C or SIGTERM: bpftrace prints its report and exits.  The
-        first time, a thread sees to it that bpftrace acts on it
-        (_bpftrace.interrupt); another Ctrl-C is passed on as it is."""
-        if self._stopper is None:
-            self._stopper = threading.Thread(target=_bpftrace.interrupt, args=(self.proc,),
-                                             daemon=True)
-            self._stopper.start()
-        elif self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGINT)
-            except ProcessLookupError:
-                pass
-
-    def finish(self) -> int:
-        status = self.proc.wait()
-        self._stderr.join(5)
-        self.script.close()
-        return status
-
-
-def render(bpftrace: Bpftrace, renderer: _trace_report.Renderer | None, out: IO[str],
-           attaching: Callable[[], None] | None = None,
-           attached: Callable[[], None] | None = None) -> None:
-    """Feeds bpftrace's output to RENDERER, or copies it to OUT when there
-    is none (--raw).  Calls ATTACHING when bpftrace says it starts attaching
-    probes, and ATTACHED once it has attached them all: when the first
-    output of the tool's BEGIN probe arrives (every tool prints a line
-    there), which bpftrace runs after attaching."""
-    for line in bpftrace.lines():
+def feeder(renderer: _trace_report.Renderer | None, out: IO[str]) -> Callable[[str], None]:
+    """What takes each line bpftrace prints: RENDERER, given its JSON
+    events, or OUT, given the lines as they are when there is no renderer
+    (--raw)."""
+    def feed(line: str) -> None:
         if renderer is None:
-            kind = "attached_probes" if line.startswith("Attaching ") else "printf"
-        else:
-            line = line.strip()
-            if not line.startswith("{"):
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            kind = event.get("type")
-        if kind == "attached_probes" and attaching is not None:
-            attaching()
-            attaching = None
-        elif kind != "attached_probes" and attached is not None:
-            attached()
-            attached = None
-        if renderer is None:
-            out.write(line)
+            out.write(line + "\n")
             out.flush()
-        else:
-            renderer.event(event)
-    if renderer is not None:
-        renderer.finish()
+            return
+        line = line.strip()
+        if not line.startswith("{"):
+            return
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return
+        renderer.event(event)
+    return feed
 
 
 class Signals:
@@ -470,7 +373,7 @@ class Signals:
     launcher's process group)."""
 
     def __init__(self) -> None:
-        self.bpftrace: Bpftrace | None = None
+        self.bpftrace: _bpftrace.Session | None = None
         self.command: subprocess.Popen | None = None
         self.interrupted = False
         self._saved: dict[int, object] = {}
@@ -601,14 +504,22 @@ def _trace_pid(tool: Tool, bpftrace_path: str, options: argparse.Namespace,
                renderer: _trace_report.Renderer | None, out: IO[str],
                signals: Signals) -> int:
     library = library_of(options.pid)
-    bpftrace = Bpftrace(bpftrace_path, tool, library, options.pid, options)
+    bpftrace = start_bpftrace(bpftrace_path, tool, library, options.pid, options,
+                              feeder(renderer, out))
     signals.bpftrace = bpftrace
-    render(bpftrace, renderer, out)
-    status = bpftrace.finish()
+    _finish(bpftrace, renderer, signals)
+    return 0
+
+
+def _finish(bpftrace: _bpftrace.Session, renderer: _trace_report.Renderer | None,
+            signals: Signals) -> None:
+    """Waits for BPFTRACE to end, then has RENDERER finish its report."""
+    status = bpftrace.wait()
+    if renderer is not None:
+        renderer.finish()
     if status != 0 and not signals.interrupted:
         raise TraceError("bpftrace failed (status %s)%s"
                          % (_status_text(status), _first_error(bpftrace)))
-    return 0
 
 
 def _trace_command(tool: Tool, bpftrace_path: str, python: list[str],
@@ -618,6 +529,13 @@ def _trace_command(tool: Tool, bpftrace_path: str, python: list[str],
     signals.command = proc
     stopped = False
 
+    def stop() -> None:
+        # bpftrace attaches its probes one at a time, sometimes slower than
+        # --wait-for-tracer's settling time: the command, waiting by now,
+        # stays stopped until all of them are in place.
+        nonlocal stopped
+        stopped = _signal(proc, signal.SIGSTOP)
+
     def resume() -> None:
         nonlocal stopped
         if stopped:
@@ -626,22 +544,13 @@ def _trace_command(tool: Tool, bpftrace_path: str, python: list[str],
 
     try:
         library = wait_for_library(proc, python)
-        bpftrace = Bpftrace(bpftrace_path, tool, library, proc.pid, options)
+        bpftrace = start_bpftrace(bpftrace_path, tool, library, proc.pid, options,
+                                  feeder(renderer, out), attaching=stop, attached=resume)
         signals.bpftrace = bpftrace
-
-        def stop() -> None:
-            # bpftrace attaches its probes one at a time, sometimes slower
-            # than --wait-for-tracer's settling time: the command, waiting by
-            # now, stays stopped until all of them are in place.
-            nonlocal stopped
-            stopped = _signal(proc, signal.SIGSTOP)
-
-        render(bpftrace, renderer, out, attaching=stop, attached=resume)
-        resume()
-        status = bpftrace.finish()
-        if status != 0 and not signals.interrupted:
-            raise TraceError("bpftrace failed (status %s)%s"
-                             % (_status_text(status), _first_error(bpftrace)))
+        try:
+            _finish(bpftrace, renderer, signals)
+        finally:
+            resume()
         return _exit_status(proc.wait())
     except BaseException:
         # N.B. the command is ours: it does not outlive a failed trace.
@@ -663,8 +572,8 @@ def _signal(proc: subprocess.Popen, signum: int) -> bool:
     return True
 
 
-def _first_error(bpftrace: Bpftrace) -> str:
-    for line in bpftrace.errors:
+def _first_error(bpftrace: _bpftrace.Session) -> str:
+    for line in bpftrace.errors():
         if "error" in line.lower():
             return ": " + line.strip()
     return ""

@@ -21,13 +21,8 @@ import contextlib
 import functools
 import json
 import os
-import re
-import shutil
-import signal
 import subprocess
 import tempfile
-import threading
-import time
 import unittest
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -35,21 +30,11 @@ from typing import NamedTuple
 from pyusdt import _bpftrace
 from tests import support
 
-BPFTRACE = os.environ.get("BPFTRACE", "bpftrace")
-# Room for the longest value (127 bytes + "..." + NUL) while two strings per
-# printf still fit the 512-byte BPF stack.
-STRLEN = "136"
 ATTACH_TIMEOUT = 60
 #: How long bpftrace may take to exit after SIGINT before it is killed (and
 #: the maps it prints at exit are lost: counting programs print theirs as
-#: they go).  It detaches every probe first, ~0.1-0.2 s each here.
-#: N.B. bpftrace 0.17 misses a SIGINT that does not interrupt its
-#: epoll_wait() and runs on: pyusdt._bpftrace.interrupt() sends another.
+#: they go).
 STOP_TIMEOUT = 60
-
-# Room in bpftrace's per-CPU output buffers (pages) for bursts of events:
-# the reader must never fall behind so far that events are lost.
-PERF_RB_PAGES = "512"
 
 
 class Layout(NamedTuple):
@@ -105,10 +90,9 @@ class Event(NamedTuple):
 
 def skip_reason() -> str | None:
     """Why e2e tests cannot run here, or None."""
-    if shutil.which(BPFTRACE) is None:
-        return "bpftrace is not installed (apt-get install bpftrace)"
-    if os.geteuid() != 0:
-        return "bpftrace needs root"
+    reason = _bpftrace.unusable()
+    if reason is not None:
+        return reason
     if not os.path.exists(support.LIB):
         return "%s is not built (make lib)" % support.LIB
     return None
@@ -126,7 +110,8 @@ def probe_program(probes, file_filter: str | None = None, lib: str = support.LIB
         E|pid|tid|nsecs|GC_DONE|generation|collected|uncollectable
         E|pid|tid|nsecs|MARK|name
     and, for a probe with a string value, a second line V|pid|tid|nsecs|value
-    (at STRLEN 136, a third string would not fit the BPF stack)."""
+    (at _bpftrace's STRLEN, 136, a third string would not fit the BPF
+    stack)."""
     parts = []
     for probe in probes:
         layout = LAYOUT[probe]
@@ -243,111 +228,27 @@ class Trace(NamedTuple):
                    self.pid, self.returncode))
 
 
-def bpftrace_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["BPFTRACE_STRLEN"] = STRLEN
-    env["BPFTRACE_PERF_RB_PAGES"] = PERF_RB_PAGES
-    return env
+class Bpftrace(_bpftrace.Session):
+    """One bpftrace session of a test, its output collected as it comes.
+    Its program must not have a BEGIN probe of its own."""
 
+    def __init__(self, program: str, args: list[str] = ()) -> None:
+        super().__init__(program, list(args), name="test")
 
-#: Printed by the BEGIN probe every Bpftrace adds to its program.  bpftrace
-#: fires BEGIN once all the program's probes are attached; "Attaching N
-#: probes..." comes before it attaches them, one by one, which on a busy
-#: machine can take seconds.
-ATTACHED_MARK = "PYUSDT-TEST-ATTACHED"
-_ATTACHED_PROBE = '\nBEGIN { printf("%s\\n"); }\n' % ATTACHED_MARK
+    def wait_attached(self, timeout: float = ATTACH_TIMEOUT) -> None:
+        super().wait_attached(timeout)
 
-
-class Output:
-    """Reads a child's stdout line by line as it comes (ON_LINE(line), the
-    newline stripped; ON_END() once it ends) and its stderr whole (.stderr),
-    each in a daemon thread, so that neither pipe can fill and block it."""
-
-    def __init__(self, proc: subprocess.Popen, on_line, on_end=lambda: None):
-        self.stderr = ""
-        self._threads = [
-            threading.Thread(target=self._read_out, args=(proc.stdout, on_line, on_end),
-                             daemon=True),
-            threading.Thread(target=self._read_err, args=(proc.stderr,), daemon=True)]
-        for thread in self._threads:
-            thread.start()
-
-    @staticmethod
-    def _read_out(pipe, on_line, on_end) -> None:
-        try:
-            for line in pipe:
-                on_line(line.rstrip("\n"))
-        finally:
-            on_end()
-
-    def _read_err(self, pipe) -> None:
-        self.stderr = pipe.read()
-
-    def join(self, timeout: float = 10) -> None:
-        """Waits (TIMEOUT each) for both pipes to be read to their end."""
-        for thread in self._threads:
-            thread.join(timeout)
-
-
-class Bpftrace:
-    """One bpftrace process, its output collected as it comes.  Its
-    program must not have a BEGIN probe of its own."""
-
-    def __init__(self, program: str, args: list[str] = ()):
-        self.program = program
-        self.proc = subprocess.Popen([BPFTRACE, *args, "-e", program + _ATTACHED_PROBE],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=bpftrace_env(),
-                                     start_new_session=True)
-        self.lines: list[str] = []
-        self.attached = threading.Event()
-        self.last_line_at = time.monotonic()
-        self.stop_seconds = 0.0   # how long stop() took (STOP_TIMEOUT: killed)
-        # N.B. set at the end too, to wake waiters if bpftrace died.
-        self._output = Output(self.proc, self._line, self.attached.set)
-
-    @property
-    def stderr_text(self) -> str:
-        return self._output.stderr
-
-    def _line(self, line: str) -> None:
-        if line == ATTACHED_MARK:
-            self.attached.set()
-            return
-        self.lines.append(line)
-        self.last_line_at = time.monotonic()
-
-    def wait_attached(self) -> None:
-        """Waits for bpftrace to attach; raises if it failed to."""
-        if not self.attached.wait(ATTACH_TIMEOUT) or self.proc.poll() is not None:
-            self.stop()
-            raise RuntimeError("bpftrace did not attach:\n%s\n%s\nprogram:\n%s"
-                               % ("\n".join(self.lines), self.stderr_text, self.program))
-
-    def drain(self, quiet: float = 0.5, limit: float = 10) -> None:
-        """Waits until no output arrived for QUIET seconds."""
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if time.monotonic() - self.last_line_at >= quiet:
-                return
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        started = time.monotonic()
-        if not _bpftrace.interrupt(self.proc, STOP_TIMEOUT, group=True):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        self._output.join()
-        self.stop_seconds = time.monotonic() - started
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
+        return super().stop(timeout)
 
     def trace(self, pid: int | None, stdout: str, stderr: str, returncode: int) -> Trace:
         """The finished trace of process PID.  Raises if bpftrace lost
         events: a comparison of incomplete streams would prove nothing."""
-        lost = lost_events(self.lines, self.stderr_text)
+        lost = lost_events(self.lines, self.stderr)
         if lost:
-            raise RuntimeError("bpftrace lost events (%s); raise PERF_RB_PAGES"
+            raise RuntimeError("bpftrace lost events (%s); raise BPFTRACE_PERF_RB_PAGES"
                                % "; ".join(lost))
-        return Trace(parse_events(self.lines, pid), self.lines, self.stderr_text, stdout,
+        return Trace(parse_events(self.lines, pid), self.lines, self.stderr, stdout,
                      stderr, returncode, pid, self.program)
 
 
@@ -360,12 +261,8 @@ def private_pyusdt() -> Iterator[tuple[str, str]]:
     people's) never reaches them: what tests that check for the absence of
     something need."""
     with tempfile.TemporaryDirectory(prefix="pyusdt-private-") as root:
-        shutil.copytree(os.path.join(support.REPO, "pyusdt"), os.path.join(root, "pyusdt"),
-                        ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-        lib = os.path.join(root, os.path.relpath(support.BUILD_LIB, support.REPO))
-        os.makedirs(os.path.dirname(lib))
-        shutil.copyfile(support.BUILD_LIB, lib)
-        yield root, lib
+        yield _bpftrace.copy_pyusdt(root, support.BUILD_LIB,
+                                    os.path.relpath(support.BUILD_LIB, support.REPO))
 
 
 class PrivateCopyCase(unittest.TestCase):
@@ -404,30 +301,14 @@ def _run(command: list[str], stdin: str | None, timeout: float, cwd: str | None,
         return proc.pid, out, err, proc.returncode
 
 
-# Run with the program's own environment, so that it loads the same library.
-_SEMAPHORE_CHECK = """
-import sys, time, pyusdt
-wanted = set(sys.argv[1:])
-deadline = time.monotonic() + %d
-while not wanted <= set(pyusdt.status().attached) and time.monotonic() < deadline:
-    time.sleep(0.01)
-print(",".join(sorted(wanted - set(pyusdt.status().attached))))
-""" % ATTACH_TIMEOUT
-
-
 def wait_for_semaphores(program: str, cwd: str | None, env: dict[str, str]) -> None:
     """Waits until every pyusdt probe PROGRAM names is attached, as a process
-    loading the library sees it: bpftrace prints "Attaching" before it
-    attaches, and attaching many probes takes a while on a busy machine."""
-    probes = sorted(set(re.findall(r":pyusdt:(\w+)", program)))
-    check = subprocess.run([support.PYTHON, "-c", _SEMAPHORE_CHECK, *probes], cwd=cwd,
-                           env=support.env(**env), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=ATTACH_TIMEOUT + 30)
-    if check.returncode != 0 or check.stdout.strip():
-        raise RuntimeError("probes not attached: %s\nprogram:\n%s" % (check.stdout, program))
-    # The kernel raises a semaphore as it registers the uprobe, a moment
-    # before bpftrace's BPF program is attached to it.
-    time.sleep(0.05)
+    loading the library sees it."""
+    try:
+        _bpftrace.wait_for_semaphores(support.PYTHON, _bpftrace.probes_in(program),
+                                      support.env(**env), cwd, ATTACH_TIMEOUT)
+    except _bpftrace.SessionError as exc:
+        raise RuntimeError("%s\nprogram:\n%s" % (exc, program)) from None
 
 
 def trace_system(program: str, script_args: list[str], *, stdin: str | None = None,
@@ -454,18 +335,10 @@ def wait_for_library(proc: subprocess.Popen, timeout: float = 30,
     """Waits until the child PROC has LIB mapped, so that bpftrace -p finds
     its probes.  Returns early if it has exited: the caller sees why from
     its status and output."""
-    deadline = time.monotonic() + timeout
-    real = os.path.realpath(lib)
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with open("/proc/%d/maps" % proc.pid) as maps:
-                if real in maps.read():
-                    return
-        except OSError:
-            return
-        time.sleep(0.02)
-    if proc.poll() is None:
-        raise RuntimeError("process %d never mapped %s" % (proc.pid, real))
+    try:
+        _bpftrace.wait_mapped(proc, timeout, lib)
+    except TimeoutError as exc:
+        raise RuntimeError(str(exc)) from None
 
 
 def attach_by_pid(proc: subprocess.Popen, program: str, lib: str, *, stdin: str | None = None,
@@ -508,29 +381,32 @@ def trace_pid(program: str, script_args: list[str], *, timeout: float = 120,
     return bt.trace(proc.pid, out, err, proc.returncode)
 
 
+def _command_session(program: str, script_args: list[str]) -> _bpftrace.Session:
+    """bpftrace -c "python -m pyusdt SCRIPT_ARGS" running PROGRAM."""
+    cmd = " ".join(pyusdt_command(script_args))
+    return _bpftrace.Session(program, ["-c", cmd], mark=False, name="test",
+                             env=dict(os.environ, PYTHONPATH=support.REPO))
+
+
 @functools.lru_cache(maxsize=None)
 def c_mode_supported() -> bool:
     """Whether this bpftrace can attach to probes of a shared library loaded
     by a -c child (0.17 cannot: "Error finding location for probe")."""
     if skip_reason():
         return False
-    cmd = " ".join(pyusdt_command(["-c", "pass"]))
-    run = subprocess.run([BPFTRACE, "-e", 'usdt:%s:pyusdt:PY_START { }' % support.LIB,
-                          "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, env={**bpftrace_env(), "PYTHONPATH": support.REPO},
-                         timeout=60)
-    return run.returncode == 0 and "Error finding location" not in run.stdout
+    with _command_session("usdt:%s:pyusdt:PY_START { }" % support.LIB,
+                          ["-c", "pass"]) as session:
+        status = session.wait(60)
+    return status == 0 and "Error finding location" not in session.stderr
 
 
 def trace_c(program: str, script_args: list[str], *, timeout: float = 120) -> Trace:
     """bpftrace -c "python -m pyusdt SCRIPT": the program's output mixes
     with bpftrace's, so only events are reported."""
-    cmd = " ".join(pyusdt_command(script_args))
-    run = subprocess.run([BPFTRACE, "-c", cmd, "-e", program], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, timeout=timeout,
-                         env={**bpftrace_env(), "PYTHONPATH": support.REPO})
-    lines = run.stdout.splitlines()
-    return Trace(parse_events(lines), lines, run.stderr, run.stdout, "", run.returncode,
+    with _command_session(program, script_args) as session:
+        status = session.wait(timeout)
+    lines = session.lines
+    return Trace(parse_events(lines), lines, session.stderr, "\n".join(lines), "", status,
                  None, program)
 
 

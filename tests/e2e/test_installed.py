@@ -7,10 +7,10 @@ unchanged."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import unittest
 
+from pyusdt import _bpftrace
 from tests import installed
 from tests.e2e import bpf
 
@@ -61,11 +61,7 @@ print("done", flush=True)
 
 
 def skip_reason() -> str | None:
-    if shutil.which(bpf.BPFTRACE) is None:
-        return "bpftrace is not installed (apt-get install bpftrace)"
-    if os.geteuid() != 0:
-        return "bpftrace needs root"
-    return installed.skip_reason()
+    return _bpftrace.unusable() or installed.skip_reason()
 
 
 @unittest.skipIf(skip_reason(), skip_reason())
@@ -102,7 +98,7 @@ class InstalledTraced(unittest.TestCase):
         ticks = [line for line in bt.lines if line.startswith("T ")]
         describe = ("--- bpftrace program ---\n%s\n--- bpftrace output ---\n%s\n"
                     "--- bpftrace stderr ---\n%s\n--- program output (status %s) ---\n%s"
-                    % (bt.program, "\n".join(bt.lines[-50:]), bt.stderr_text[-3000:],
+                    % (bt.program, "\n".join(bt.lines[-50:]), bt.stderr[-3000:],
                        proc.returncode, out))
         self.assertEqual(proc.returncode, 0, describe)
         return ticks, out, describe

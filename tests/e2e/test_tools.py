@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import tempfile
-import threading
 import unittest
 import xml.etree.ElementTree as ElementTree
 
@@ -364,12 +362,14 @@ class DirectUseTest(support.NoToolLeftBehind):
     def test_tool_runs_under_bpftrace_alone(self) -> None:
         with bpf.private_pyusdt() as (root, library):
             os.link(library, os.path.join(root, "libpyusdt.so"))
-            tool = os.path.join(support.REPO, "tools", "pycalls.bt")
-            proc = subprocess.Popen([bpf.BPFTRACE, tool], cwd=root, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, start_new_session=True)
-            try:
-                out = proc.stdout.readline()   # "Attaching N probes..."
-                banner = proc.stdout.readline()
+            with open(os.path.join(support.REPO, "tools", "pycalls.bt")) as file:
+                tool = file.read()
+            # N.B. its own BEGIN prints the banner once it has attached.
+            with _bpftrace.Session(tool, cwd=root, mark=False, name="test") as session:
+                session.wait_attached(bpf.ATTACH_TIMEOUT)
+                out = "\n".join(session.lines)
+                banner = next(line for line in session.lines
+                              if not line.startswith("Attaching "))
                 self.assertIn("Tracing Python calls", banner, out)
                 # N.B. run from ROOT: -m puts the current directory first
                 # on sys.path, and the checkout's pyusdt must not be found.
@@ -378,15 +378,8 @@ class DirectUseTest(support.NoToolLeftBehind):
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True, timeout=120)
                 self.assertEqual(target.returncode, 0, target.stderr)
-            finally:
-                # N.B. its output is read (communicate) while it is stopped.
-                threading.Thread(target=_bpftrace.interrupt, args=(proc, bpf.STOP_TIMEOUT),
-                                 kwargs={"group": True}, daemon=True).start()
-                try:
-                    out, err = proc.communicate(timeout=bpf.STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    out, err = proc.communicate()
+                session.stop(bpf.STOP_TIMEOUT)
+            out, err = "\n".join(session.lines), session.stderr
         names = dict(re.findall(r"^@name\[(\d+)\]: (.*)$", out, re.M))
         calls = dict(re.findall(r"^@calls\[(\d+)\]: (\d+)$", out, re.M))
         by_name = {names[code]: int(count) for code, count in calls.items() if code in names}

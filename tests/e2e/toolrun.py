@@ -16,24 +16,23 @@ import threading
 import time
 from typing import NamedTuple
 
-from pyusdt import _trace_report
+from pyusdt import _bpftrace, _trace_report
 from tests import support
 from tests.e2e import bpf
 
-TRACEFS = "/sys/kernel/tracing"
 TIMEOUT = 180
 
 
 def tracefs_reason() -> str | None:
     """Why kernel tracepoints cannot be used here, or None; mounts tracefs
     (as a booted system would have it) when it is missing."""
-    if os.path.isdir(os.path.join(TRACEFS, "events")):
+    if _bpftrace.tracefs_mounted():
         return None
-    mounted = subprocess.run(["mount", "-t", "tracefs", "nodev", TRACEFS],
+    mounted = subprocess.run(["mount", "-t", "tracefs", "nodev", _bpftrace.TRACEFS],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if mounted.returncode != 0 or not os.path.isdir(os.path.join(TRACEFS, "events")):
+    if mounted.returncode != 0 or not _bpftrace.tracefs_mounted():
         return "tracefs is not mounted on %s and cannot be: %s" % (
-            TRACEFS, mounted.stdout.strip())
+            _bpftrace.TRACEFS, mounted.stdout.strip())
     return None
 
 
