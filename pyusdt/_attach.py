@@ -360,6 +360,8 @@ class _Workspace:
         fallback = _this_copy()
         if not _same_file(root + fallback, fallback):
             fallback = ""   # the target sees other files (a container)
+        #: Whether the target may fall back to this copy of pyusdt.
+        self.fallback = bool(fallback)
         with open(self._out(self.token), "w"):
             pass
         with open(self._out(self.script), "w", encoding="utf-8") as script:
@@ -489,6 +491,11 @@ def attach(pid: int, timeout: float = DEFAULT_TIMEOUT) -> Attached:
                                   % (pid, "exited" if not _alive(pid) else "took too long"))
         state, full_version, text = outcome
         if state == "error":
+            if text == "No module named 'pyusdt'" and not workspace.fallback:
+                raise AttachError("process %d has no pyusdt in its environment and does not "
+                                  "see this one's files (it runs in another mount namespace, "
+                                  "a container?): install pyusdt where it can import it, or "
+                                  "run %s inside its container" % (pid, PROG))
             raise AttachError("process %d could not import pyusdt: %s" % (pid, text))
         library = mapped_library(pid)
         if library is None:

@@ -32,16 +32,27 @@ class Target:
     """attach_target.py running in MODE, its output read line by line."""
 
     def __init__(self, mode: str, *, python: str = support.PYTHON,
-                 extra_args: list[str] = (), **env: str) -> None:
-        self.scratch = tempfile.mkdtemp(prefix="pyusdt-attach-test-")
+                 extra_args: list[str] = (), hide: list[str] = (), **env: str) -> None:
+        """With HIDE, the program runs in a mount namespace of its own in
+        which those directories are empty (an unshare -m and a tmpfs on
+        each), as in a container or a service with PrivateTmp; its scratch
+        directory, and a copy of the program, are then in /var/tmp."""
+        self.scratch = tempfile.mkdtemp(prefix="pyusdt-attach-test-",
+                                        dir="/var/tmp" if hide else None)
         os.chmod(self.scratch, 0o755)
         self.stopfile = os.path.join(self.scratch, "stop")
         environment = {k: v for k, v in os.environ.items()
                        if not k.startswith("PYUSDT_") and k != "PYTHONPATH"}
         environment["PYTHONPATH"] = self.scratch
         environment.update(env)
+        program = TARGET
+        prefix: list[str] = []
+        if hide:
+            program = shutil.copy(TARGET, self.scratch)
+            mounts = " && ".join('mount -t tmpfs none "%s"' % path for path in hide)
+            prefix = ["unshare", "-m", "sh", "-c", mounts + ' && exec "$@"', "sh"]
         self.proc = subprocess.Popen(
-            [python, *extra_args, TARGET, self.stopfile, mode], cwd=self.scratch,
+            [*prefix, python, *extra_args, program, self.stopfile, mode], cwd=self.scratch,
             env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
         self.pid = self.proc.pid

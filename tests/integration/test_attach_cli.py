@@ -211,6 +211,27 @@ class AttachByRemoteExec(AttachTestCase):
                                      % (sys.version_info[:2] + (sys.abiflags,)))
             self.assertEndsUntouched(target, loaded=False)
 
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"),
+                         "needs root and unshare for a mount namespace")
+    def test_another_mount_namespace_uses_its_own_pyusdt_and_tmp(self):
+        # The checkout and /tmp hidden from the target, as in a container
+        # or under systemd's PrivateTmp: the attach writes into the
+        # target's own /tmp, and the target imports its own copy.
+        target = self.target("loop", hide=[support.REPO, "/tmp"])
+        library = copy_of_pyusdt(target.scratch, with_library=True)
+        attached = self.assertAttached(attaching.attach(target.pid), target)
+        self.assertEqual(os.path.realpath(attached), os.path.realpath(library))
+        self.assertEndsUntouched(target)
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"),
+                         "needs root and unshare for a mount namespace")
+    def test_another_mount_namespace_without_pyusdt_says_what_to_do(self):
+        target = self.target("loop", hide=[support.REPO])
+        run = attaching.attach(target.pid)
+        self.assertFailedCleanly(run, target, "has no pyusdt in its environment",
+                                 "inside its container")
+        self.assertEndsUntouched(target, loaded=False)
+
     def test_disabled_remote_debugging_is_refused(self):
         for how, kwargs in (("PYTHON_DISABLE_REMOTE_DEBUG",
                              {"PYTHON_DISABLE_REMOTE_DEBUG": "1"}),
