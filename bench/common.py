@@ -8,7 +8,6 @@ inode, and other people's tests map the checkout's own libpyusdt.so.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -28,18 +27,11 @@ WORKLOADS = os.path.join(BENCH, "workloads.py")
 PEER_PYTHON = "/usr/bin/python3.11"
 
 
-def _load_session_layer():
-    """pyusdt/_bpftrace.py (the bpftrace session layer), loaded by path:
-    importing the pyusdt package would load its extension into this
-    process."""
-    path = os.path.join(REPO, "pyusdt", "_bpftrace.py")
-    spec = importlib.util.spec_from_file_location("pyusdt_bpftrace", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bpftrace = _load_session_layer()
+# N.B. the tracer side only: pyusdt_tracer imports nothing that loads
+# libpyusdt into this process (the package pyusdt would).
+if REPO not in sys.path:
+    sys.path.append(REPO)
+from pyusdt_tracer import session as bpftrace  # noqa: E402
 
 
 class BenchError(Exception):
@@ -469,7 +461,7 @@ class SemaphoreWatch:
 
 def session(ctx: Context, program: str, args: list[str] = (),
             mark: bool = True) -> bpftrace.Session:
-    """A bpftrace session (pyusdt/_bpftrace.py) of ctx.bpftrace running
+    """A bpftrace session (pyusdt_tracer/session.py) of ctx.bpftrace running
     PROGRAM, printing each line as it comes; with MARK, PROGRAM has no BEGIN
     probe of its own."""
     return bpftrace.Session(program, ["-B", "line", *args], bpftrace=ctx.bpftrace,

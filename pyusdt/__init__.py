@@ -5,6 +5,12 @@ tracer is attached to any probe, nothing else happens.  When bpftrace (or
 any USDT consumer) attaches, the matching sys.monitoring events are enabled
 within one poll interval (``PYUSDT_CHECK_MSEC``, default 100 ms) and turned
 off again when it detaches.
+
+N.B. not when the process is a tracer-side command of this package
+(``python -m pyusdt.trace``, ``python -m pyusdt.flame``): python imports
+the package on its way to the command's module, and a tracer never maps
+what it traces.  PROBES is then empty, and the functions raise
+RuntimeError.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import os
 
 from ._loader import load as _load
+from ._loader import tracer_side as _tracer_side
 from ._version import __version__
 
 # N.B. not typing.TYPE_CHECKING: importing typing would cost every armed
@@ -19,6 +26,9 @@ from ._version import __version__
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from . import libpyusdt as _lib   # the stub, for type checkers only
+elif _tracer_side():
+    from ._loader import Unloaded
+    _lib = Unloaded()
 else:
     _lib = _load()
 

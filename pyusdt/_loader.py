@@ -14,6 +14,25 @@ if TYPE_CHECKING:
 
 _EXT_NAME = "libpyusdt"
 
+#: The tracer side's commands that are modules of this package, for their
+#: names' sake (``python -m pyusdt.trace``); their code is in pyusdt_tracer.
+TRACER_COMMANDS = ("pyusdt.trace", "pyusdt.flame")
+
+
+def tracer_side() -> bool:
+    """Whether this process is ``python -m`` of one of TRACER_COMMANDS, and
+    python imports this package on the way to it: the tracer never loads
+    what it traces.  While python looks for a -m module, sys.argv[0] is
+    "-m" and the module's name is the word of sys.orig_argv just before the
+    arguments (or that word's end, as in "-mpyusdt.trace")."""
+    argv, orig = sys.argv, sys.orig_argv
+    if not argv or argv[0] != "-m" or len(orig) < len(argv) + 1:
+        return False
+    name = orig[len(orig) - len(argv)]
+    if name.startswith("-"):
+        name = name[name.index("m") + 1:]
+    return name in TRACER_COMMANDS
+
 
 def build_name() -> str:
     """The name of this interpreter's build directory in a checkout,
@@ -60,6 +79,21 @@ def _candidates() -> list[str]:
         default_is_ours = False
     found += [default, build] if default_is_ours else [build]
     return found
+
+
+class Unloaded:
+    """libpyusdt's stand-in in a tracer-side process (tracer_side()): no
+    probes, and each of its functions raises RuntimeError."""
+
+    PROBES: tuple[tuple[str, int, str], ...] = ()
+
+    def __getattr__(self, name: str) -> object:
+        def unloaded(*args: object, **kwargs: object) -> object:
+            raise RuntimeError("pyusdt: libpyusdt is not loaded in a tracer-side "
+                               "process (python -m %s)" % " / ".join(TRACER_COMMANDS))
+        if name.startswith("__"):
+            unloaded()
+        return unloaded
 
 
 def _unloadable(path: str, exc: ImportError) -> ImportError:

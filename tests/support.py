@@ -87,6 +87,16 @@ def load_bench(name: str):
     return module
 
 
+def waits_on_stdin(pid: int) -> bool:
+    """Whether process PID sleeps reading a pipe (its stdin, for a process
+    with no other pipe to read)."""
+    try:
+        with open("/proc/%d/wchan" % pid) as wchan:
+            return "pipe_read" in wchan.read()   # anon_pipe_read on 6.x
+    except OSError:
+        return False
+
+
 class NoToolLeftBehind(unittest.TestCase):
     """Checks after each test that pyusdt holds no sys.monitoring tool id in
     this process (as CPython's test_monitoring does for its tools)."""

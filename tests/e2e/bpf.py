@@ -27,7 +27,7 @@ import unittest
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from pyusdt import _bpftrace
+from pyusdt_tracer import session
 from tests import support
 
 ATTACH_TIMEOUT = 60
@@ -90,7 +90,7 @@ class Event(NamedTuple):
 
 def skip_reason() -> str | None:
     """Why e2e tests cannot run here, or None."""
-    reason = _bpftrace.unusable()
+    reason = session.unusable()
     if reason is not None:
         return reason
     if not os.path.exists(support.LIB):
@@ -110,7 +110,7 @@ def probe_program(probes, file_filter: str | None = None, lib: str = support.LIB
         E|pid|tid|nsecs|GC_DONE|generation|collected|uncollectable
         E|pid|tid|nsecs|MARK|name
     and, for a probe with a string value, a second line V|pid|tid|nsecs|value
-    (at _bpftrace's STRLEN, 136, a third string would not fit the BPF
+    (at the session layer's STRLEN, 136, a third string would not fit the BPF
     stack)."""
     parts = []
     for probe in probes:
@@ -228,7 +228,7 @@ class Trace(NamedTuple):
                    self.pid, self.returncode))
 
 
-class Bpftrace(_bpftrace.Session):
+class Bpftrace(session.Session):
     """One bpftrace session of a test, its output collected as it comes.
     Its program must not have a BEGIN probe of its own."""
 
@@ -261,7 +261,7 @@ def private_pyusdt() -> Iterator[tuple[str, str]]:
     people's) never reaches them: what tests that check for the absence of
     something need."""
     with tempfile.TemporaryDirectory(prefix="pyusdt-private-") as root:
-        yield _bpftrace.copy_pyusdt(root, support.BUILD_LIB,
+        yield session.copy_pyusdt(root, support.BUILD_LIB,
                                     os.path.relpath(support.BUILD_LIB, support.REPO))
 
 
@@ -305,9 +305,9 @@ def wait_for_semaphores(program: str, cwd: str | None, env: dict[str, str]) -> N
     """Waits until every pyusdt probe PROGRAM names is attached, as a process
     loading the library sees it."""
     try:
-        _bpftrace.wait_for_semaphores(support.PYTHON, _bpftrace.probes_in(program),
+        session.wait_for_semaphores(support.PYTHON, session.probes_in(program),
                                       support.env(**env), cwd, ATTACH_TIMEOUT)
-    except _bpftrace.SessionError as exc:
+    except session.SessionError as exc:
         raise RuntimeError("%s\nprogram:\n%s" % (exc, program)) from None
 
 
@@ -336,7 +336,7 @@ def wait_for_library(proc: subprocess.Popen, timeout: float = 30,
     its probes.  Returns early if it has exited: the caller sees why from
     its status and output."""
     try:
-        _bpftrace.wait_mapped(proc, timeout, lib)
+        session.wait_mapped(proc, timeout, lib)
     except TimeoutError as exc:
         raise RuntimeError(str(exc)) from None
 
@@ -381,10 +381,10 @@ def trace_pid(program: str, script_args: list[str], *, timeout: float = 120,
     return bt.trace(proc.pid, out, err, proc.returncode)
 
 
-def _command_session(program: str, script_args: list[str]) -> _bpftrace.Session:
+def _command_session(program: str, script_args: list[str]) -> session.Session:
     """bpftrace -c "python -m pyusdt SCRIPT_ARGS" running PROGRAM."""
     cmd = " ".join(pyusdt_command(script_args))
-    return _bpftrace.Session(program, ["-c", cmd], mark=False, name="test",
+    return session.Session(program, ["-c", cmd], mark=False, name="test",
                              env=dict(os.environ, PYTHONPATH=support.REPO))
 
 
@@ -395,18 +395,18 @@ def c_mode_supported() -> bool:
     if skip_reason():
         return False
     with _command_session("usdt:%s:pyusdt:PY_START { }" % support.LIB,
-                          ["-c", "pass"]) as session:
-        status = session.wait(60)
-    return status == 0 and "Error finding location" not in session.stderr
+                          ["-c", "pass"]) as tracer:
+        status = tracer.wait(60)
+    return status == 0 and "Error finding location" not in tracer.stderr
 
 
 def trace_c(program: str, script_args: list[str], *, timeout: float = 120) -> Trace:
     """bpftrace -c "python -m pyusdt SCRIPT": the program's output mixes
     with bpftrace's, so only events are reported."""
-    with _command_session(program, script_args) as session:
-        status = session.wait(timeout)
-    lines = session.lines
-    return Trace(parse_events(lines), lines, session.stderr, "\n".join(lines), "", status,
+    with _command_session(program, script_args) as tracer:
+        status = tracer.wait(timeout)
+    lines = tracer.lines
+    return Trace(parse_events(lines), lines, tracer.stderr, "\n".join(lines), "", status,
                  None, program)
 
 

@@ -19,7 +19,7 @@ import subprocess
 import time
 from typing import NamedTuple
 
-from pyusdt import _bpftrace
+from pyusdt_tracer import session
 from tests import support
 from tests.e2e import bpf
 
@@ -84,7 +84,7 @@ class Running:
         self.pid = self.proc.pid
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stdout: list[str] = []
-        self._output = _bpftrace.Output(self.proc, self._line, lambda: self.lines.put(None))
+        self._output = session.Output(self.proc, self._line, lambda: self.lines.put(None))
 
     @property
     def stderr(self) -> str:

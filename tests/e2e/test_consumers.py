@@ -17,7 +17,7 @@ import textwrap
 import unittest
 
 import pyusdt
-from pyusdt import _bpftrace
+from pyusdt_tracer import session
 from tests import support
 from tests.e2e import bpf, toolrun
 
@@ -105,7 +105,7 @@ class PerfTest(support.NoToolLeftBehind):
     def test_perf_probe_hands_the_semaphore_to_the_kernel(self) -> None:
         (name,) = self.add_events("PY_START")
         group, event = name.split(":")
-        with open(os.path.join(_bpftrace.TRACEFS, "uprobe_events")) as file:
+        with open(os.path.join(session.TRACEFS, "uprobe_events")) as file:
             lines = [line for line in file if line.startswith("p:%s/%s " % (group, event))]
         self.assertEqual(len(lines), 1, lines)
         # PATH:0xADDRESS(0xSEMAPHORE): a uprobe with a reference counter.

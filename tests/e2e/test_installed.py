@@ -10,7 +10,7 @@ import os
 import subprocess
 import unittest
 
-from pyusdt import _bpftrace
+from pyusdt_tracer import session
 from tests import installed
 from tests.e2e import bpf
 
@@ -61,7 +61,7 @@ print("done", flush=True)
 
 
 def skip_reason() -> str | None:
-    return _bpftrace.unusable() or installed.skip_reason()
+    return session.unusable() or installed.skip_reason()
 
 
 @unittest.skipIf(skip_reason(), skip_reason())

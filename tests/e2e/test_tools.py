@@ -12,7 +12,7 @@ import tempfile
 import unittest
 import xml.etree.ElementTree as ElementTree
 
-from pyusdt import _bpftrace, _trace_report as report
+from pyusdt_tracer import report, session
 from tests import support
 from tests.e2e import bpf, toolrun
 
@@ -365,10 +365,10 @@ class DirectUseTest(support.NoToolLeftBehind):
             with open(os.path.join(support.REPO, "tools", "pycalls.bt")) as file:
                 tool = file.read()
             # N.B. its own BEGIN prints the banner once it has attached.
-            with _bpftrace.Session(tool, cwd=root, mark=False, name="test") as session:
-                session.wait_attached(bpf.ATTACH_TIMEOUT)
-                out = "\n".join(session.lines)
-                banner = next(line for line in session.lines
+            with session.Session(tool, cwd=root, mark=False, name="test") as tracer:
+                tracer.wait_attached(bpf.ATTACH_TIMEOUT)
+                out = "\n".join(tracer.lines)
+                banner = next(line for line in tracer.lines
                               if not line.startswith("Attaching "))
                 self.assertIn("Tracing Python calls", banner, out)
                 # N.B. run from ROOT: -m puts the current directory first
@@ -378,8 +378,8 @@ class DirectUseTest(support.NoToolLeftBehind):
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True, timeout=120)
                 self.assertEqual(target.returncode, 0, target.stderr)
-                session.stop(bpf.STOP_TIMEOUT)
-            out, err = "\n".join(session.lines), session.stderr
+                tracer.stop(bpf.STOP_TIMEOUT)
+            out, err = "\n".join(tracer.lines), tracer.stderr
         names = dict(re.findall(r"^@name\[(\d+)\]: (.*)$", out, re.M))
         calls = dict(re.findall(r"^@calls\[(\d+)\]: (\d+)$", out, re.M))
         by_name = {names[code]: int(count) for code, count in calls.items() if code in names}

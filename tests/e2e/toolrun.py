@@ -16,7 +16,7 @@ import threading
 import time
 from typing import NamedTuple
 
-from pyusdt import _bpftrace, _trace_report
+from pyusdt_tracer import report, session
 from tests import support
 from tests.e2e import bpf
 
@@ -26,13 +26,13 @@ TIMEOUT = 180
 def tracefs_reason() -> str | None:
     """Why kernel tracepoints cannot be used here, or None; mounts tracefs
     (as a booted system would have it) when it is missing."""
-    if _bpftrace.tracefs_mounted():
+    if session.tracefs_mounted():
         return None
-    mounted = subprocess.run(["mount", "-t", "tracefs", "nodev", _bpftrace.TRACEFS],
+    mounted = subprocess.run(["mount", "-t", "tracefs", "nodev", session.TRACEFS],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if mounted.returncode != 0 or not _bpftrace.tracefs_mounted():
+    if mounted.returncode != 0 or not session.tracefs_mounted():
         return "tracefs is not mounted on %s and cannot be: %s" % (
-            _bpftrace.TRACEFS, mounted.stdout.strip())
+            session.TRACEFS, mounted.stdout.strip())
     return None
 
 
@@ -93,7 +93,7 @@ class Table(NamedTuple):
         return "\n".join([self.header] + [repr(row) for row in self.rows])
 
 
-def read_tables(text: str, columns: list[_trace_report.Column]) -> list[Table]:
+def read_tables(text: str, columns: list[report.Column]) -> list[Table]:
     """Every table in TEXT with the header COLUMNS: its rows are the lines
     after the header up to a blank line."""
     titles = [column.title for column in columns]
@@ -121,7 +121,7 @@ def read_tables(text: str, columns: list[_trace_report.Column]) -> list[Table]:
     return tables
 
 
-def read_table(text: str, columns: list[_trace_report.Column]) -> Table:
+def read_table(text: str, columns: list[report.Column]) -> Table:
     """The one table with header COLUMNS in TEXT."""
     tables = read_tables(text, columns)
     if len(tables) != 1:

@@ -1,4 +1,4 @@
-"""pyusdt._bpftrace.interrupt(), against stand-ins for bpftrace 0.17: one
+"""pyusdt_tracer.session.interrupt(), against stand-ins for bpftrace 0.17: one
 that misses its first SIGINT (sets its flag, polls on), and one that prints
 a slow report after its main loop, when SIGINT would kill it."""
 
@@ -9,7 +9,7 @@ import sys
 import textwrap
 import unittest
 
-from pyusdt import _bpftrace
+from pyusdt_tracer import session
 
 # Like bpftrace: a SIGINT handler that only counts, an epoll_wait() loop,
 # then the default SIGINT action back while it prints its report.
@@ -45,18 +45,18 @@ class Interrupt(unittest.TestCase):
 
     def test_a_missed_sigint_is_sent_again_and_the_report_comes(self):
         proc = self.stand_in(needed=2, report_seconds=0)
-        self.assertTrue(_bpftrace.interrupt(proc, 30))
+        self.assertTrue(session.interrupt(proc, 30))
         self.assertEqual((proc.returncode, proc.stdout.read()), (0, "report after 2 SIGINT\n"))
 
     def test_no_sigint_reaches_a_report_slower_than_the_retry(self):
-        proc = self.stand_in(needed=1, report_seconds=2.5 * _bpftrace.RETRY_SECONDS)
-        self.assertTrue(_bpftrace.interrupt(proc, 30))
+        proc = self.stand_in(needed=1, report_seconds=2.5 * session.RETRY_SECONDS)
+        self.assertTrue(session.interrupt(proc, 30))
         self.assertEqual((proc.returncode, proc.stdout.read()), (0, "report after 1 SIGINT\n"))
 
     def test_gives_up_after_its_timeout(self):
         proc = self.stand_in(needed=1000, report_seconds=0)
         try:
-            self.assertFalse(_bpftrace.interrupt(proc, 0.5))
+            self.assertFalse(session.interrupt(proc, 0.5))
             self.assertIsNone(proc.poll())
         finally:
             proc.kill()

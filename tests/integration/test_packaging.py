@@ -147,7 +147,7 @@ class Wheel(InstalledTest):
         tree = self.inst.tree
         expected = {"pyusdt-auto.pth", "_pyusdt_auto.py", "pyusdt/py.typed",
                     "pyusdt/sample.bt", "pyusdt/libpyusdt" + EXT_SUFFIX}
-        for pattern in ("pyusdt/*.py", "pyusdt/*.pyi"):
+        for pattern in ("pyusdt/*.py", "pyusdt/*.pyi", "pyusdt_tracer/*.py"):
             expected |= {os.path.relpath(p, tree) for p in glob.glob(os.path.join(tree, pattern))}
         expected |= {"pyusdt/tools/" + os.path.basename(p)
                      for p in glob.glob(os.path.join(tree, "tools", "*.bt"))}

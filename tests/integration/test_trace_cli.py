@@ -19,7 +19,9 @@ import unittest
 from argparse import Namespace
 from unittest import mock
 
-from pyusdt import _trace, _trace_report
+from pyusdt_tracer import command as trace_command
+from pyusdt_tracer import launcher, report
+from pyusdt_tracer import tools as trace_tools
 from tests import support
 
 TOOLS = ("pycalls", "pyflow", "pystat", "pysyscalls", "pyoffcpu", "pygc", "pyexc",
@@ -33,8 +35,9 @@ def trace(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedPr
 
 
 def fake_bpftrace(directory: str) -> str:
-    """A stand-in for bpftrace in DIRECTORY: records its arguments and the
-    script it was given in $FAKE_RECORD, prints the JSON lines of
+    """A stand-in for bpftrace in DIRECTORY: records its arguments, the
+    script it was given and its parent's (the launcher's) memory map in
+    $FAKE_RECORD, prints the JSON lines of
     $FAKE_OUTPUT, and with $FAKE_WAIT set prints the lines after the first
     two only once it gets SIGINT, as bpftrace prints its END output."""
     path = os.path.join(directory, "bpftrace")
@@ -44,8 +47,11 @@ def fake_bpftrace(directory: str) -> str:
             import json, os, signal, sys, threading
             args = sys.argv[1:]
             script = next(arg for arg in args if arg.endswith(".bt"))
+            with open("/proc/%%d/maps" %% os.getppid()) as maps:
+                launcher_maps = maps.read()
             with open(os.environ["FAKE_RECORD"], "w") as record:
-                json.dump({"args": args, "script": open(script).read()}, record)
+                json.dump({"args": args, "script": open(script).read(),
+                           "launcher_maps": launcher_maps}, record)
             lines = open(os.environ["FAKE_OUTPUT"]).read().splitlines()
             stop = threading.Event()
             signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -108,8 +114,16 @@ class ListTest(support.NoToolLeftBehind):
                         continue   # folded stacks are a file format, as long as stacks
                     self.assertLessEqual(len(line), 80, line)
 
+    def test_tracer_side_modules_map_no_libpyusdt(self) -> None:
+        run = support.run_python(["-c", "import pyusdt_tracer.launcher, pyusdt_tracer.report, "
+                                  "pyusdt_tracer.flame, pyusdt_tracer.session; "
+                                  "print(open('/proc/self/maps').read())"])
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("/python", run.stdout)
+        self.assertNotIn("libpyusdt", run.stdout)
+
     def test_tools_are_found_and_read_from_their_headers(self) -> None:
-        tools = _trace.all_tools()
+        tools = trace_tools.all_tools()
         self.assertEqual(sorted(tools), sorted(TOOLS))
         self.assertEqual(tools["pycalls"].parameters, ("TOP", "SECONDS"))
         self.assertEqual(tools["pyflow"].parameters, ("DEPTH",))
@@ -162,7 +176,7 @@ class ErrorTest(support.NoToolLeftBehind):
         # As root, the same launcher code with the effective uid of a user.
         err = io.StringIO()
         with mock.patch("os.geteuid", return_value=1000), mock.patch("sys.stderr", err):
-            status = _trace.main(["pycalls", "--bpftrace", bpftrace, "-p", "1"])
+            status = launcher.main(["pycalls", "--bpftrace", bpftrace, "-p", "1"])
         self.assertEqual(status, 1)
         self.assertRegex(err.getvalue(), r"^python -m pyusdt.trace: bpftrace needs root.*"
                                          r"sudo\n$")
@@ -208,7 +222,7 @@ class CommandTest(support.NoToolLeftBehind):
     WAIT = "--wait-for-tracer=60"
 
     def rewrite(self, *command: str) -> list[str] | None:
-        return _trace.python_command(list(command), 60)
+        return trace_command.python_command(list(command), 60)
 
     def test_python_options_stay_before_pyusdt_and_the_program_after(self) -> None:
         cases = [
@@ -256,7 +270,7 @@ class ReportTest(support.NoToolLeftBehind):
         out = io.StringIO()
         values = {"top": None, "interval": None, "depth": None, "output": None, "raw": False}
         values.update(options)
-        renderer = _trace_report.renderer(tool, Namespace(**values), out)
+        renderer = report.renderer(tool, Namespace(**values), out)
         with mock.patch("sys.stderr", io.StringIO()):
             for line in output.splitlines():
                 renderer.event(json.loads(line))
@@ -276,7 +290,7 @@ class ReportTest(support.NoToolLeftBehind):
         self.assertEqual(len([line for line in text.splitlines() if line]), 2, text)
 
     def test_keys_are_unsigned_and_text_keys_may_hold_commas(self) -> None:
-        maps = _trace_report.Maps({"@a": {"-1": 5, "3,4": 6},
+        maps = report.Maps({"@a": {"-1": 5, "3,4": 6},
                                    "@b": {"7,ValueError: a, b": 1}})
         self.assertEqual(maps.by_code("@a"), {2 ** 64 - 1: 5})
         self.assertEqual(maps.keyed("@a", 2), {(3, 4): 6})
@@ -294,7 +308,7 @@ class ReportTest(support.NoToolLeftBehind):
                                 ["parse", "app.py", "KeyError", "1", "0", "0"]])
 
     def test_pysyscalls_names_system_calls(self) -> None:
-        names = _trace_report.syscall_table()
+        names = report.syscall_table()
         if not names:
             self.skipTest("no kernel headers numbering the system calls here")
         number = next(n for n, name in names.items() if name == "getppid")
@@ -357,7 +371,7 @@ class ReportTest(support.NoToolLeftBehind):
         ])  # a;b's 400 ns round to 0 us and are left out
 
     def test_histogram_labels_use_bpftraces_units(self) -> None:
-        lines = _trace_report.histogram([{"max": -1, "count": 1}, {"min": 0, "max": 0,
+        lines = report.histogram([{"max": -1, "count": 1}, {"min": 0, "max": 0,
                                                                    "count": 2},
                                          {"min": 1024, "max": 2047, "count": 4}], width=4)
         self.assertEqual(lines, ["(..., 0)              1 |@   |",
@@ -384,7 +398,7 @@ class FakeBpftraceTest(support.NoToolLeftBehind):
             stdin=subprocess.PIPE, env=support.env())
         self.addCleanup(self.stop_target)
         deadline = time.monotonic() + 30
-        while _trace.mapped_library(self.target.pid) is None:
+        while trace_command.mapped_library(self.target.pid) is None:
             self.assertLess(time.monotonic(), deadline, "the target never loaded pyusdt")
             time.sleep(0.05)
 
@@ -405,12 +419,25 @@ class FakeBpftraceTest(support.NoToolLeftBehind):
         self.assertEqual(args[:4], ["-f", "json", "-p", str(self.target.pid)])
         # TOP is the launcher's to apply; SECONDS goes to the script.
         self.assertEqual(args[5:], ["0", "5"])
-        library = _trace.mapped_library(self.target.pid)
+        library = trace_command.mapped_library(self.target.pid)
         self.assertIn("usdt:%s:pyusdt:PY_START" % library, record["script"])
         self.assertNotIn("./libpyusdt.so:", record["script"])
         self.assertIn("Tracing Python calls", run.stderr)
         self.assertEqual(run.stdout.splitlines()[0], "10:00:00")
         self.assertEqual(len([line for line in run.stdout.splitlines()[2:] if line]), 1)
+
+    def test_the_launcher_process_never_maps_libpyusdt(self) -> None:
+        run = trace("pycalls", "--bpftrace", self.bpftrace, "-p", str(self.target.pid),
+                    **self.env())
+        self.assertEqual(run.returncode, 0, run.stderr)
+        with open(self.record) as file:
+            launcher_maps = json.load(file)["launcher_maps"]
+        # Read as bpftrace runs: the launcher has imported all it uses.
+        self.assertIn("/python", launcher_maps)
+        self.assertNotIn("libpyusdt", launcher_maps)
+        # The traced process has it, as seen the same way.
+        with open("/proc/%d/maps" % self.target.pid) as maps:
+            self.assertIn("libpyusdt", maps.read())
 
     def test_raw_prints_bpftrace_output_unchanged(self) -> None:
         run = trace("pycalls", "--raw", "--bpftrace", self.bpftrace, "-n", "3", "-p",

@@ -8,10 +8,11 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 import xml.etree.ElementTree as ElementTree
 
-from pyusdt import flame
+from pyusdt_tracer import flame
 from tests import support
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -242,6 +243,31 @@ class CommandLineTest(support.NoToolLeftBehind):
         run = support.run_python(["-m", "pyusdt.flame", "/nonexistent/stacks"])
         self.assertEqual(run.returncode, 1)
         self.assertIn("cannot read", run.stderr)
+
+    def test_python_m_pyusdt_flame_never_maps_libpyusdt(self) -> None:
+        # Its maps are read while it waits for the rest of stdin (a blocking
+        # read of a pipe): everything it imports is imported by then.
+        proc = subprocess.Popen([support.PYTHON, "-m", "pyusdt.flame", "-"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=support.env())
+        try:
+            proc.stdin.write("a;b 2\n")
+            proc.stdin.flush()
+            deadline = time.monotonic() + 60
+            while not support.waits_on_stdin(proc.pid):
+                self.assertIsNone(proc.poll(), "it exited before reading all of stdin")
+                self.assertLess(time.monotonic(), deadline, "it never read stdin")
+                time.sleep(0.01)
+            with open("/proc/%d/maps" % proc.pid) as maps:
+                mapped = maps.read()
+            out, err = proc.communicate("a 1\n", timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(set(frames(out)), {"all", "a", "b"})
+        self.assertNotIn("libpyusdt", mapped)
 
 
 if __name__ == "__main__":

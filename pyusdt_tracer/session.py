@@ -8,8 +8,8 @@ every session gets, the stderr lines that report nothing wrong, where the
 kernel's tracepoints are, waiting for a process to map libpyusdt and for a
 tracer's semaphores to be raised, and private copies of the package.
 
-Standard library only, and nothing that loads libpyusdt: this is the
-tracer side, and the tracer never maps what it traces.
+Standard library only: it imports nothing of pyusdt's, which would map
+libpyusdt into the tracer.
 """
 
 from __future__ import annotations
@@ -231,8 +231,9 @@ class Session:
     comes; ON_ATTACHING is called at "Attaching N probes..." and
     ON_ATTACHED once attached, in the same thread.  Lines bpftrace prints
     on stderr are kept in stderr; with ECHO_ERRORS those that are not NOISE
-    are copied to this process's stderr as they come.  With DIE_WITH_PARENT, bpftrace gets SIGINT when
-    the thread that started it dies."""
+    are copied to this process's stderr as they come.  With
+    DIE_WITH_PARENT, bpftrace gets SIGINT when the thread that started it
+    dies."""
 
     def __init__(self, program: str, args: list[str] = (), params: list[str] = (), *,
                  bpftrace: str | None = None, mark: bool = True, name: str = "session",
@@ -507,14 +508,15 @@ def wait_for_semaphores(python: str, probes: list[str], env: dict[str, str],
 # --- Private copies ---------------------------------------------------------------
 
 def copy_pyusdt(root: str, library: str, library_at: str) -> tuple[str, str]:
-    """Copies this pyusdt package into ROOT/pyusdt (without compiled files)
-    and LIBRARY to ROOT/LIBRARY_AT.  Returns (ROOT, the copy's library):
+    """Copies the pyusdt package beside this one into ROOT/pyusdt (without
+    compiled files) and LIBRARY to ROOT/LIBRARY_AT.  Returns (ROOT, the copy's library):
     ROOT goes on PYTHONPATH.
 
     N.B. what is traced is best such a copy (its own inode): a uprobe
     attached by path reaches every process that maps that inode, and other
     people's tests map the checkout's own libpyusdt.so."""
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "pyusdt")
     shutil.copytree(package, os.path.join(root, "pyusdt"),
                     ignore=shutil.ignore_patterns("__pycache__", "*.so"))
     copy = os.path.join(root, library_at)

@@ -404,7 +404,7 @@ class Flame(Renderer):
         lines = folded(maps)
         output = getattr(self.options, "output", None) or ""
         if output.endswith(".svg"):
-            from pyusdt import flame
+            from pyusdt_tracer import flame
             return [flame.render(flame.parse(lines), title="pyusdt: %s" % output)]
         return lines
 
