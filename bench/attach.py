@@ -29,8 +29,11 @@ import subprocess
 import threading
 import time
 
-from common import (WORKLOADS, BenchError, Context, SemaphoreWatch, Target, child_env, log,
-                    percentile, semaphore_address, session)
+from children import child_env
+from common import WORKLOADS, BenchError, Context, Target, log
+from semaphores import SemaphoreWatch, semaphore_address
+from stats import percentile
+from tracing import session
 
 SLACK_MS = 5   # target: p95 <= PYUSDT_CHECK_MSEC + 5 ms
 

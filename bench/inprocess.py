@@ -3,9 +3,9 @@ forced on by PYUSDT_FORCE (events enabled, every argument built, the probe
 site run as a no-op: exactly as under a tracer, without the uprobe trap).
 
 Each case runs a call tree whose call count is known exactly (fib(n), walk(n)
-and label(n) make 2 * F(n + 1) - 1 calls), taking turns (common.lockstep)
+and label(n) make 2 * F(n + 1) - 1 calls), taking turns (turns.lockstep)
 with the same workload under plain python, in rounds of fresh processes:
-the median, over the quiet cycles (see common.py), of (forced - plain) /
+the median, over the quiet cycles (see turns.py), of (forced - plain) /
 events in the same cycle.  walk returns None,
 label a str, fib an int: the PY_RETURN rows show what rendering each costs.
 The "CPython alone" row registers a trivial built-in C callback
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import subprocess
 
-from common import (WORKLOADS, Context, Target, child_env, lockstep, log,
-                    paired_figure, raw)
+from children import child_env
+from common import WORKLOADS, Context, Target, log
+from turns import lockstep, paired_figure, raw
 
 # Issue targets, on GIL-enabled builds: ns per PY_START / PY_RETURN event,
 # and per PY_RETURN with a rendered value.  A free-threaded build (3.14t)

@@ -19,7 +19,8 @@ import re
 import shutil
 import subprocess
 
-from common import WORKLOADS, BenchError, Context, Target, child_env, log
+from children import child_env
+from common import WORKLOADS, BenchError, Context, Target, log
 from inprocess import CASES, force_supported
 from workloads import tree_calls
 

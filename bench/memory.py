@@ -11,8 +11,9 @@ the allocator and the interpreter's own caches move by a few pages.
 
 from __future__ import annotations
 
-from common import (WORKLOADS, Context, Target, child_env, log, run_json, session,
-                    wait_attached)
+from children import child_env, run_json
+from common import WORKLOADS, Context, Target, log
+from tracing import session, wait_attached
 
 PROBES = ["CALL", "PY_START", "PY_RETURN"]
 TOLERANCE_KIB = 1024

@@ -4,7 +4,7 @@ python:function__return, semaphore-guarded).
 
 The same fib workload and the same bpftrace program as section 3 (count by
 pid, attached by path to a private copy of the interpreter), taking turns
-with an untraced copy (common.lockstep).  Reported: events delivered per
+with an untraced copy (turns.lockstep).  Reported: events delivered per
 call made (from a run counting by function name) and ns per delivered
 event, the median over the quiet cycles of (traced - plain) / delivered in
 the same cycle, next to pyusdt's figures from section 3.
@@ -15,8 +15,11 @@ from __future__ import annotations
 import subprocess
 import time
 
-from common import (PEER_PYTHON, WORKLOADS, BenchError, Context, child_env,
-                    lockstep, log, paired_figure, raw, run_json, session, usdt_semaphores)
+from children import child_env, run_json
+from common import PEER_PYTHON, WORKLOADS, BenchError, Context, log
+from semaphores import usdt_semaphores
+from tracing import session
+from turns import lockstep, paired_figure, raw
 
 MARKERS = {"PY_START": "function__entry", "PY_RETURN": "function__return"}
 

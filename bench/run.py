@@ -12,7 +12,7 @@ progress on stderr, then a Markdown table on stdout, and writes every
 measurement (raw values included) to bench/results.json.  traced, attach
 and peer need root and bpftrace, instructions needs valgrind: without them
 they are skipped, with the reason.  Timings run the configurations they
-compare side by side, taking turns (common.py, "Lockstep"): the machine
+compare side by side, taking turns (turns.py): the machine
 may be busy with other work, and results.json records its load average
 before and after.
 """
@@ -35,8 +35,9 @@ import memory
 import peer
 import traced
 import untraced
-from common import (BENCH, FAILURES, PEER_PYTHON, REPO, BenchError, Context, PythonInfo,
-                    Sandbox, Target, bpftrace, log)
+from common import (BENCH, FAILURES, PEER_PYTHON, REPO, BenchError, Context, Target,
+                    bpftrace, log)
+from sandbox import PythonInfo, Sandbox
 from report import table
 
 # Section name: (module, needs bpftrace).  Run in this order.

@@ -3,10 +3,10 @@
 One bpftrace program counts events by pid, attached by path (system-wide) to
 both a private copy of libpyusdt.so and to bench/floor (a C loop firing
 probes declared like pyusdt's): the same BPF program runs for both.  Four
-processes take turns (common.lockstep): fib under plain python, fib under
+processes take turns (turns.lockstep): fib under plain python, fib under
 python -m pyusdt (traced), the floor untraced (a copy nobody attaches to)
 and traced, in rounds of fresh processes.  Per event, for pyusdt and for the
-floor: the median, over the quiet cycles (see common.py), of (traced -
+floor: the median, over the quiet cycles (see turns.py), of (traced -
 plain) / events in the same cycle; their ratio's target is at most 1.15.
 The same over all cycles is kept in results.json.  Done for PY_START, then
 PY_START+PY_RETURN.
@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import time
 
-from common import (WORKLOADS, BenchError, Context, Target, child_env, lockstep, log,
-                    paired_figure, raw, run_json, session, wait_attached)
+from children import child_env, run_json
+from common import WORKLOADS, BenchError, Context, Target, log
+from tracing import session, wait_attached
+from turns import lockstep, paired_figure, raw
 
 TARGET_RATIO = 1.15
 # The cycles whose figures count: those in which both traced runs, the
-# figures' main part, ran at their quiet speed (see common.py).
+# figures' main part, ran at their quiet speed (see turns.py).
 QUIET_FOR = ["python traced", "floor traced"]
 
 

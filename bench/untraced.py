@@ -1,13 +1,13 @@
 """Section 1: what pyusdt costs while no tracer is attached.
 
-Each workload runs side by side (common.lockstep) as plain ``python
+Each workload runs side by side (turns.lockstep) as plain ``python
 workloads.py serve`` twice, as ``python -m pyusdt workloads.py serve``, and
 as plain python with one idle thread: the processes take turns, one
 repetition of a few ms each, in rounds of fresh processes (each drawing a
 random heap and call depth: workloads.shuffle_heap, at_random_depth).  The
 result is the median, over all cycles, of pyusdt's time over plain's in
 the same cycle (target: at most 1.01); the same over the quiet cycles (see
-common.py) is kept beside it.  The second plain
+turns.py) is kept beside it.  The second plain
 process is the control: plain over plain, what the same comparison gives
 where there is nothing to find, shows how finely this machine resolved in
 this run.  The idle thread is the reference for what pyusdt's poller
@@ -29,8 +29,10 @@ from __future__ import annotations
 import subprocess
 import time
 
-from common import (WORKLOADS, Context, Target, child_env, lockstep, log, median,
-                    paired_figure, raw, rotated)
+from children import child_env
+from common import WORKLOADS, Context, Target, log
+from stats import median, rotated
+from turns import lockstep, paired_figure, raw
 
 TARGET_RATIO = 1.01
 

@@ -17,7 +17,7 @@ Usage:
       The same workload, one repetition per line read from stdin: prints a
       JSON line {"ready": true, "calls": N} once set up, then the CPU
       nanoseconds of each repetition, one per line, until stdin ends
-      (common.lockstep drives several of these in turn).  Each serving
+      (turns.lockstep drives several of these in turn).  Each serving
       process first shuffles its heap and its frame stack (shuffle_heap,
       at_random_depth).
   workloads.py spin SECONDS

@@ -77,14 +77,13 @@ def target(name: str) -> str:
 
 
 def load_bench(name: str):
-    """bench/NAME.py, loaded by path (bench/ is not a package) as module
-    bench_NAME."""
-    path = os.path.join(REPO, "bench", name + ".py")
-    spec = importlib.util.spec_from_file_location("bench_" + name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module   # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    """bench/NAME.py, imported as the benchmark's own modules import each
+    other (bench/ is not a package): bench/ is on sys.path, last, so that
+    its module names shadow nothing."""
+    bench = os.path.join(REPO, "bench")
+    if bench not in sys.path:
+        sys.path.append(bench)
+    return importlib.import_module(name)
 
 
 def waits_on_stdin(pid: int) -> bool:
