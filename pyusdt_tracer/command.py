@@ -19,8 +19,10 @@ from pyusdt_tracer.errors import TRACE_ERROR, USAGE_ERROR, TraceError
 #: bpftrace to attach, in seconds.
 LOAD_TIMEOUT = 60.0
 ATTACH_TIMEOUT = 60
-#: What a python interpreter is called.
-PYTHON_NAME = re.compile(r"python[0-9.]*$")
+#: What a python interpreter is called: python, python3, python3.14, and
+#: with the ABI flags of a free-threaded or debug build (python3.14t,
+#: python3.14td).
+PYTHON_NAME = re.compile(r"python[0-9.]*[td]*$")
 #: python's options that take an argument, and the options that name the
 #: program.
 PYTHON_ARG_OPTIONS = "WX"
