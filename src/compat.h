@@ -3,8 +3,12 @@
  * Every use of CPython's private API or internal layout is here, marked
  * PRIVATE, and limited to the versions the test suite runs on (3.12, 3.13,
  * 3.14, 3.14t); newer versions take the public API.  The rest of pyusdt
- * uses the public and PyUnstable_ API only (runner.c also reads the
- * recursion counters of the public PyThreadState struct). */
+ * uses the public and PyUnstable_ API only, but for two uses runner.c
+ * explains where they are: it reads the recursion counters of the public
+ * PyThreadState struct (python -m pyusdt starts a program at python's own
+ * depth), and calls the Python-level linecache._register_code() as python
+ * -c does (3.13: by file name, 3.14 and later: by code object; a failure
+ * only costs tracebacks their -c source lines). */
 #ifndef PYUSDT_COMPAT_H
 #define PYUSDT_COMPAT_H
 
