@@ -1,6 +1,9 @@
 """``python -m pyusdt attach PID``: loads pyusdt into a running CPython that
 was started without it, so that bpftrace can trace it with no restart.
 
+CPython 3.12 and 3.13: the same script is queued as a pending call by gdb,
+without calling into the process (pyusdt/_attach_gdb.py).
+
 CPython 3.14 and later: through ``sys.remote_exec`` (PEP 768), called by an
 interpreter of the target's own version and ABI (the target's executable,
 found from /proc/PID/exe), so that the code runs in the target's main
@@ -220,7 +223,7 @@ def _denied(pid: int) -> AttachError:
         return AttachError("permission denied: kernel.yama.ptrace_scope is %d, which lets "
                            "only root (CAP_SYS_PTRACE) attach to process %d; run the "
                            "attach as root" % (scope, pid))
-    return AttachError("permission denied: cannot read process %d's memory map" % pid)
+    return AttachError("permission denied: cannot read or attach to process %d" % pid)
 
 
 def mapped_library(pid: int) -> str | None:
@@ -459,32 +462,41 @@ def attach(pid: int, timeout: float = DEFAULT_TIMEOUT) -> Attached:
     if version < OLDEST:
         raise AttachError("process %d runs Python %s, and pyusdt needs 3.12 or later"
                           % (pid, name))
-    if version < REMOTE_EXEC:
-        raise AttachError("attaching to a running Python %s is not supported yet (it "
-                          "needs gdb, which is coming): restart process %d under python "
-                          "-m pyusdt or with PYUSDT_AUTO=1" % (name, pid))
-    disabled = _disabled_by(pid)
-    if disabled:
-        raise AttachError("process %d has remote debugging disabled (%s): restart it "
-                          "without it, or under python -m pyusdt" % (pid, disabled))
-    root = _proc(pid, "root")
-    runnable = exe if _same_file(root, "/") else root + exe
+    by_gdb = version < REMOTE_EXEC
+    if by_gdb:
+        from pyusdt import _attach_gdb
+        if _attach_gdb.gdb_path() is None:
+            raise AttachError("attaching to a running Python %s needs gdb, which is not "
+                              "installed (apt-get install gdb)" % name)
+    else:
+        disabled = _disabled_by(pid)
+        if disabled:
+            raise AttachError("process %d has remote debugging disabled (%s): restart it "
+                              "without it, or under python -m pyusdt" % (pid, disabled))
+    deadline = time.monotonic() + timeout
     workspace = _Workspace(pid)
     keep = False
     try:
-        try:
-            _remote_exec(pid, runnable, workspace.script_for_caller())
-        finally:
-            workspace.drop_placeholder()
-        outcome = _wait(pid, workspace, timeout)
+        if by_gdb:
+            _queue_by_gdb(pid, version, workspace, deadline)
+        else:
+            root = _proc(pid, "root")
+            runnable = exe if _same_file(root, "/") else root + exe
+            try:
+                _remote_exec(pid, runnable, workspace.script_for_caller())
+            finally:
+                workspace.drop_placeholder()
+        outcome = _wait(pid, workspace, max(0.0, deadline - time.monotonic()))
         if outcome is None:
             if workspace.withdraw():
                 keep = _alive(pid)   # the script, should it ever run, removes it
                 if not keep:
                     raise AttachError("process %d exited during the attach" % pid)
-                raise AttachError("process %d's main thread did not reach a safe point "
-                                  "within %g s (it %s); nothing was loaded"
-                                  % (pid, timeout, _what_main_thread_does(pid)))
+                raise AttachError("%s within %g s (its main thread %s); nothing was loaded"
+                                  % ("no thread of process %d ran Python code" % pid
+                                     if by_gdb else "process %d's main thread did not "
+                                     "reach a safe point" % pid,
+                                     timeout, _what_main_thread_does(pid)))
             outcome = _wait(pid, workspace, IMPORT_GRACE)
             if outcome is None:
                 raise AttachError("process %d %s while importing pyusdt"
@@ -509,6 +521,28 @@ def attach(pid: int, timeout: float = DEFAULT_TIMEOUT) -> Attached:
     finally:
         if not keep:
             workspace.remove()
+
+
+def _queue_by_gdb(pid: int, version: tuple[int, int], workspace: _Workspace,
+                  deadline: float) -> None:
+    """Queues the attach script as a pending call in PID (3.12, 3.13), with
+    gdb (pyusdt/_attach_gdb.py), trying again while a thread of PID is
+    inside the pending-call code, until DEADLINE."""
+    from pyusdt import _attach_gdb
+    while True:
+        try:
+            if _attach_gdb.queue_pending_call(pid, version, workspace.script) == "queued":
+                return
+        except _attach_gdb.GdbError as exc:
+            if not _alive(pid):
+                raise AttachError("process %d exited during the attach" % pid) from None
+            if "Operation not permitted" in str(exc):
+                raise _denied(pid) from None
+            raise AttachError(str(exc)) from None
+        if time.monotonic() >= deadline:
+            raise AttachError("process %d was inside CPython's pending-call code at each "
+                              "try until the timeout; nothing was loaded" % pid)
+        time.sleep(0.05)
 
 
 def _wait(pid: int, workspace: _Workspace, seconds: float) -> tuple[str, str, str] | None:
@@ -551,10 +585,10 @@ def parse_args(argv: list[str]) -> tuple[int, float]:
 def main(argv: list[str]) -> int:
     """Runs ``python -m pyusdt attach ARGV``; returns the exit status."""
     if argv[:1] in (["-h"], ["--help"]):
-        print(USAGE + "\n\nLoads pyusdt into the running Python 3.14+ process PID "
-              "(by sys.remote_exec)\nand prints the library to give bpftrace.  "
-              "--timeout: how long its main\nthread has to reach a safe point "
-              "(default %g s)." % DEFAULT_TIMEOUT)
+        print(USAGE + "\n\nLoads pyusdt into the running Python process PID (3.14+: by "
+              "sys.remote_exec;\n3.12, 3.13: by gdb) and prints the library to give "
+              "bpftrace.  --timeout: how\nlong it has to reach a safe point (default "
+              "%g s)." % DEFAULT_TIMEOUT)
         return 0
     from pyusdt._cli import UsageError
     try:

@@ -54,7 +54,7 @@ The program, as with python:
   -              a program read from stdin
   arg ...        the program's arguments (sys.argv[1:])
 
-Attaching to a running Python instead (3.14 and later):
+Attaching to a running Python instead:
   attach PID     load pyusdt into running process PID and print the library
                  to give bpftrace; `attach -h` for more.  The word attach
                  alone is this command: run a script named attach as ./attach

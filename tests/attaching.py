@@ -19,10 +19,12 @@ import threading
 from tests import support
 
 TARGET = support.target("attach_target.py")
-#: The mechanism this interpreter can be attached by, or None.
+#: How a program of this interpreter is attached: sys.remote_exec on 3.14
+#: and later, gdb on 3.12 and 3.13.
 REMOTE_EXEC = sys.version_info >= (3, 14)
-NO_REMOTE_EXEC = ("attaching by sys.remote_exec needs Python 3.14 or later, not %s "
-                  "(3.12 and 3.13 come with gdb support)" % sys.version.split()[0])
+CAN_ATTACH = REMOTE_EXEC or shutil.which("gdb") is not None
+CANNOT_ATTACH = ("attaching to Python %s needs gdb (apt-get install gdb)"
+                 % sys.version.split()[0])
 #: Generous bound on anything that should take milliseconds: a hang fails
 #: the test, a busy machine does not.
 SETTLE = 60.0

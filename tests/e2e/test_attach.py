@@ -8,12 +8,12 @@ import os
 import unittest
 
 from tests import attaching
-from tests.attaching import NO_REMOTE_EXEC, REMOTE_EXEC, Target
+from tests.attaching import CAN_ATTACH, CANNOT_ATTACH, Target
 from tests.e2e import bpf
 from tests.e2e import reliability_harness as harness
 
 
-@unittest.skipUnless(REMOTE_EXEC, NO_REMOTE_EXEC)
+@unittest.skipUnless(CAN_ATTACH, CANNOT_ATTACH)
 @unittest.skipIf(bpf.skip_reason(), bpf.skip_reason())
 class AttachThenTrace(bpf.PrivateCopyCase):
     """The target falls back to a private copy of pyusdt (the attach

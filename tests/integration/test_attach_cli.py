@@ -17,7 +17,7 @@ import time
 import unittest
 
 from tests import attaching, support
-from tests.attaching import NO_REMOTE_EXEC, REMOTE_EXEC, Target
+from tests.attaching import CAN_ATTACH, CANNOT_ATTACH, REMOTE_EXEC, Target
 
 #: The workspaces the attach leaves in a target's /tmp while it waits.
 WORKSPACES = "/tmp/pyusdt-attach-*"
@@ -82,9 +82,10 @@ class AttachTestCase(unittest.TestCase):
                          target.describe())
 
 
-@unittest.skipUnless(REMOTE_EXEC, NO_REMOTE_EXEC)
-class AttachByRemoteExec(AttachTestCase):
-    """Attaching to a running program of this interpreter's version."""
+@unittest.skipUnless(CAN_ATTACH, CANNOT_ATTACH)
+class AttachToRunningPython(AttachTestCase):
+    """Attaching to a running program of this interpreter's version: by
+    sys.remote_exec on 3.14+, by gdb on 3.12 and 3.13."""
 
     def test_program_runs_on_unbroken_with_its_exit_status(self):
         target = self.target("loop")
@@ -166,8 +167,8 @@ class AttachByRemoteExec(AttachTestCase):
         target = self.target("read")
         before = workspaces()
         run = attaching.attach(target.pid, "--timeout", "1")
-        self.assertFailedCleanly(run, target, "did not reach a safe point within 1 s",
-                                 "blocked in the kernel", "nothing was loaded")
+        self.assertFailedCleanly(run, target, "within 1 s", "blocked in the kernel",
+                                 "nothing was loaded")
         # The main thread now runs the withdrawn script, which only removes
         # itself.
         target.proc.stdin.write("late\n")
@@ -232,6 +233,7 @@ class AttachByRemoteExec(AttachTestCase):
                                  "inside its container")
         self.assertEndsUntouched(target, loaded=False)
 
+    @unittest.skipUnless(REMOTE_EXEC, "sys.remote_exec's switches, 3.14 and later")
     def test_disabled_remote_debugging_is_refused(self):
         for how, kwargs in (("PYTHON_DISABLE_REMOTE_DEBUG",
                              {"PYTHON_DISABLE_REMOTE_DEBUG": "1"}),
@@ -269,12 +271,12 @@ class AttachFailures(AttachTestCase):
                                  "runs Python 3.11", "needs 3.12 or later")
         self.assertEndsUntouched(target, loaded=False)
 
-    @unittest.skipUnless(sys.version_info[:2] in ((3, 12), (3, 13)),
-                         "needs this interpreter to be a 3.12 or 3.13")
-    def test_python_3_12_and_3_13_say_gdb_support_is_coming(self):
+    @unittest.skipIf(REMOTE_EXEC, "3.14 and later attach without gdb")
+    def test_python_3_12_and_3_13_without_gdb_say_which_package(self):
         target = self.target("loop")
-        self.assertFailedCleanly(attaching.attach(target.pid), target, "gdb",
-                                 "python -m pyusdt", "PYUSDT_AUTO=1")
+        run = attaching.attach(target.pid, PATH="/nonexistent")
+        self.assertFailedCleanly(run, target, "needs gdb, which is not installed",
+                                 "apt-get install gdb")
         self.assertEndsUntouched(target, loaded=False)
 
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"),
