@@ -231,10 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m pyusdt.trace``; returns the exit status: the command's own
     when tracing one, 1 when tracing is impossible, 2 for usage errors."""
     options, command = parse_args(sys.argv[1:] if argv is None else argv)
-    if options.list:
-        list_tools(sys.stdout)
-        return 0
     try:
+        if options.list:
+            list_tools(sys.stdout)
+            return 0
         return trace(options, command)
     except TraceError as exc:
         print("%s: %s" % (PROG, exc), file=sys.stderr, flush=True)

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -456,20 +456,9 @@ def syscall_name(number: int) -> str:
     return syscall_table().get(number, "syscall %d" % number)
 
 
-RENDERERS: dict[str, Callable[[argparse.Namespace, IO[str]], Renderer]] = {
-    "pycalls": Calls,
-    "pyflow": Flow,
-    "pystat": Stat,
-    "pysyscalls": Syscalls,
-    "pyoffcpu": OffCpu,
-    "pygc": Gc,
-    "pyexc": Exceptions,
-    "pyflame": Flame,
-}
-
-
 def renderer(tool: str, options: argparse.Namespace, out: IO[str]) -> Renderer | None:
-    """The renderer of TOOL, or None for a tool without one (its output is
-    copied as bpftrace prints it)."""
-    make = RENDERERS.get(tool)
-    return make(options, out) if make else None
+    """The renderer of TOOL, the class its header names ("Report:"), or None
+    for a tool without one (its output is copied as bpftrace prints it)."""
+    from pyusdt_tracer.tools import find_tool   # N.B. tools imports this module
+    name = find_tool(tool).report
+    return getattr(sys.modules[__name__], name)(options, out) if name else None

@@ -1,5 +1,16 @@
 """The tool catalogue: pyusdt's bpftrace tools (tools/*.bt), read from
-their headers, and a tool's program and parameters for one trace."""
+their headers, and a tool's program and parameters for one trace.
+
+A tool's header comment is its contract with the launcher, which reads:
+- the title line, "NAME.bt - PURPOSE";
+- "Parameters: $1 TOP, $2 SECONDS" (or "none"): the script's positional
+  parameters in order, each one of PARAMETERS; the script uses exactly
+  these ($1 to $N), and both usage lines ("python -m pyusdt.trace NAME
+  ..." and "bpftrace tools/NAME.bt ...") name exactly these;
+- "Report: pyusdt_tracer.report.CLASS" (or "none"): the Renderer that
+  turns the tool's output into its report.
+A header that breaks any of these is an error (ToolError), never a tool
+with fewer parameters: the launcher refuses to run, and the tests fail."""
 
 from __future__ import annotations
 
@@ -9,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import IO
 
+from pyusdt_tracer import report
 from pyusdt_tracer.errors import PROG, USAGE_ERROR, TraceError
 
 #: The library as the tools name it, replaced by the mapped path.
@@ -18,15 +30,22 @@ TOOL_LIBRARY = "./libpyusdt.so"
 PARAMETERS = {"TOP": "top", "SECONDS": "interval", "DEPTH": "depth"}
 
 
+class ToolError(TraceError):
+    """A tool's header does not parse; the message says where and why."""
+
+
 @dataclass(frozen=True)
 class Tool:
-    """One tools/NAME.bt script: its PURPOSE (the header's first line) and
-    the PARAMETERS of its usage line, in order (names of PARAMETERS)."""
+    """One tools/NAME.bt script: its PURPOSE (the header's title line), its
+    PARAMETERS in order (names of PARAMETERS), and the name of the class of
+    pyusdt_tracer.report that renders its REPORT (None: its output as it
+    is)."""
 
     name: str
     path: str
     purpose: str
     parameters: tuple[str, ...]
+    report: str | None
 
     def source(self) -> str:
         with open(self.path, encoding="utf-8") as file:
@@ -43,19 +62,81 @@ def tool_dirs() -> list[str]:
     return [os.path.join(root, "pyusdt", "tools"), os.path.join(root, "tools")]
 
 
+def _header(source: str) -> tuple[list[str], str]:
+    """The lines of SOURCE's first comment, without their " * " and with
+    the lines a trailing backslash continues joined, and the rest of
+    SOURCE."""
+    found = re.search(r"^/\*\n(.*?)^ \*/\n", source, re.M | re.S)
+    if found is None:
+        return [], source
+    lines: list[str] = []
+    for line in found.group(1).splitlines():
+        line = line[3:] if line.startswith(" * ") else line[2:]
+        if lines and lines[-1].endswith("\\"):
+            lines[-1] = lines[-1][:-1].rstrip() + " " + line.strip()
+        else:
+            lines.append(line)
+    return lines, source[found.end():]
+
+
+def _named_parameters(text: str) -> list[str]:
+    return [word for word in re.findall(r"\b[A-Z]+\b", text) if word in PARAMETERS]
+
+
 def read_tool(path: str) -> Tool:
-    """The Tool whose script is PATH, from its header comment."""
+    """The Tool whose script is PATH, from its header comment (this
+    module's docstring says how it reads).  ToolError if it does not
+    parse."""
     name = os.path.basename(path)[:-len(".bt")]
     with open(path, encoding="utf-8") as file:
-        header = file.read(8192)
-    title = re.search(r"^ \* %s\.bt - (.*)$" % re.escape(name), header, re.M)
-    purpose = title.group(1).strip() if title else ""
-    usage = re.search(r"bpftrace tools/%s\.bt (.*)" % re.escape(name), header)
-    parameters: tuple[str, ...] = ()
-    if usage:
-        parameters = tuple(word for word in re.findall(r"\b[A-Z]+\b", usage.group(1))
-                           if word in PARAMETERS)
-    return Tool(name, path, purpose, parameters)
+        lines, body = _header(file.read())
+    problems = []
+
+    def field(label: str) -> str:
+        found = [line.strip()[len(label):].strip() for line in lines
+                 if line.strip().startswith(label)]
+        if len(found) != 1:
+            problems.append("%d %r lines, not one" % (len(found), label))
+            return ""
+        return found[0]
+
+    title = re.match(r"%s\.bt - (.+)$" % re.escape(name), lines[0] if lines else "")
+    if title is None:
+        problems.append('no title line "%s.bt - PURPOSE"' % name)
+    parameters: list[str] = []
+    declared = field("Parameters:")
+    if declared and declared != "none":
+        for number, item in enumerate(declared.split(","), 1):
+            match = re.fullmatch(r"\$(\d+) ([A-Z]+)", item.strip())
+            if not match or int(match.group(1)) != number \
+                    or match.group(2) not in PARAMETERS:
+                problems.append("Parameters: %r is not $%d and one of %s"
+                                % (item.strip(), number, ", ".join(PARAMETERS)))
+            else:
+                parameters.append(match.group(2))
+    used = sorted({int(n) for n in re.findall(r"\$(\d+)", body)})
+    if used != list(range(1, len(parameters) + 1)):
+        problems.append("the script uses %s, not $1 to $%d"
+                        % (", ".join("$%d" % n for n in used) or "no parameter",
+                           len(parameters)))
+    for usage in ("python -m pyusdt.trace %s" % name, "bpftrace tools/%s.bt" % name):
+        text = [line.strip() for line in lines if line.strip().startswith(usage)]
+        if len(text) != 1:
+            problems.append("%d usage lines %r, not one" % (len(text), usage))
+        elif _named_parameters(text[0][len(usage):]) != parameters:
+            problems.append("usage %r names %s, Parameters: says %s"
+                            % (usage, _named_parameters(text[0][len(usage):]), parameters))
+    renderer = field("Report:")
+    if renderer and renderer != "none":
+        match = re.fullmatch(r"pyusdt_tracer\.report\.(\w+)", renderer)
+        cls = getattr(report, match.group(1), None) if match else None
+        if not (isinstance(cls, type) and issubclass(cls, report.Renderer)):
+            problems.append("Report: %r is not a renderer of pyusdt_tracer.report"
+                            % renderer)
+    if problems:
+        raise ToolError("%s: its header does not parse: %s" % (path, "; ".join(problems)))
+    return Tool(name, path, title.group(1).strip(), tuple(parameters),
+                None if renderer == "none" else renderer.rpartition(".")[2])
 
 
 def all_tools() -> dict[str, Tool]:

@@ -122,6 +122,38 @@ class ListTest(support.NoToolLeftBehind):
         self.assertIn("/python", run.stdout)
         self.assertNotIn("libpyusdt", run.stdout)
 
+    def test_every_tool_header_parses_and_names_the_renderer_of_its_report(self) -> None:
+        for tool in TOOLS:
+            with self.subTest(tool=tool):
+                read = trace_tools.read_tool(os.path.join(TOOLS_DIR, tool + ".bt"))
+                self.assertTrue(read.purpose)
+                renderer = report.renderer(tool, Namespace(top=None, interval=None,
+                                                           depth=None, output=None),
+                                           io.StringIO())
+                self.assertEqual(type(renderer).__name__, read.report)
+
+    def test_a_header_out_of_shape_is_an_error_never_fewer_parameters(self) -> None:
+        with open(os.path.join(TOOLS_DIR, "pycalls.bt")) as file:
+            source = file.read()
+        edits = {
+            "usage line": ("-p PID [TOP [SECONDS]]", "-p PID [TOP]"),
+            "launcher usage": ("[-i SECONDS] (-p PID", "(-p PID"),
+            "parameters": ("Parameters: $1 TOP, $2 SECONDS", "Parameters: $1 TOP"),
+            "numbering": ("Parameters: $1 TOP, $2 SECONDS", "Parameters: $2 TOP, $1 SECONDS"),
+            "no parameters line": (" *   Parameters: $1 TOP, $2 SECONDS\n", ""),
+            "report": ("report.Calls", "report.Call"),
+            "title": ("pycalls.bt - ", "pycalls.bt: "),
+        }
+        with tempfile.TemporaryDirectory() as scratch:
+            path = os.path.join(scratch, "pycalls.bt")
+            for what, (old, new) in edits.items():
+                with self.subTest(what=what):
+                    self.assertIn(old, source)
+                    with open(path, "w") as file:
+                        file.write(source.replace(old, new, 1))
+                    with self.assertRaisesRegex(trace_tools.ToolError, "does not parse"):
+                        trace_tools.read_tool(path)
+
     def test_tools_are_found_and_read_from_their_headers(self) -> None:
         tools = trace_tools.all_tools()
         self.assertEqual(sorted(tools), sorted(TOOLS))
