@@ -7,7 +7,8 @@ within one poll interval (``PYUSDT_CHECK_MSEC``, default 100 ms) and turned
 off again when it detaches.
 
 N.B. not when the process is a tracer-side command of this package
-(``python -m pyusdt.trace``, ``python -m pyusdt.flame``): python imports
+(``python -m pyusdt.trace``, ``python -m pyusdt.flame``, ``python -m
+pyusdt attach``): python imports
 the package on its way to the command's module, and a tracer never maps
 what it traces.  PROBES is then empty, and the functions raise
 RuntimeError.

@@ -548,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["attach"]:
         # N.B. imported here: the runner's start-up does not pay for it.
-        from pyusdt._attach import main as attach_main
+        from pyusdt_tracer.attach import main as attach_main
         return attach_main(args[1:])
     try:
         options = parse_args(args)

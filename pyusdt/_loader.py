@@ -20,7 +20,8 @@ TRACER_COMMANDS = ("pyusdt.trace", "pyusdt.flame")
 
 
 def tracer_side() -> bool:
-    """Whether this process is ``python -m`` of one of TRACER_COMMANDS, and
+    """Whether this process is ``python -m`` of one of TRACER_COMMANDS, or
+    ``python -m pyusdt attach``, and
     python imports this package on the way to it: the tracer never loads
     what it traces.  While python looks for a -m module, sys.argv[0] is
     "-m" and the module's name is the word of sys.orig_argv just before the
@@ -31,6 +32,8 @@ def tracer_side() -> bool:
     name = orig[len(orig) - len(argv)]
     if name.startswith("-"):
         name = name[name.index("m") + 1:]
+    if name == "pyusdt" and argv[1:2] == ["attach"]:
+        return True   # python -m pyusdt attach PID (pyusdt_tracer/attach.py)
     return name in TRACER_COMMANDS
 
 

@@ -76,7 +76,9 @@ class Target:
         self.lines.put(None)
 
     def _read_err(self) -> None:
-        self.stderr = self.proc.stderr.read()
+        # Line by line: a test may wait for what pyusdt reports there.
+        for line in self.proc.stderr:
+            self.stderr += line
 
     def next_line(self, timeout: float = SETTLE) -> str:
         try:
@@ -128,8 +130,9 @@ def attach_command(pid: int, *args: str) -> list[str]:
 
 
 def attach_env(pythonpath: str = support.REPO, **env: str) -> dict[str, str]:
-    """pyusdt imported from PYTHONPATH: the copy the target falls back to."""
-    return support.env(PYTHONPATH=pythonpath, **env)
+    """pyusdt imported from PYTHONPATH, the copy the target falls back to;
+    pyusdt_tracer, which runs the attach, from the checkout."""
+    return support.env(PYTHONPATH=os.pathsep.join([pythonpath, support.REPO]), **env)
 
 
 def attach(pid: int, *args: str, pythonpath: str = support.REPO,

@@ -181,6 +181,22 @@ class AttachToRunningPython(AttachTestCase):
         self.assertFalse(target.maps_pyusdt())
         self.assertEndsUntouched(target, loaded=False)
 
+    def test_the_attach_command_itself_maps_no_libpyusdt(self):
+        # A tracer never maps what it traces (pyusdt_tracer): python -m
+        # pyusdt attach imports the package pyusdt, which loads nothing then.
+        target = self.target("read")
+        attach = self.start_attach(target)
+        with open("/proc/%d/maps" % attach.pid) as maps:
+            mapped = maps.read()
+        self.assertIn("python", mapped)
+        self.assertNotIn("libpyusdt", mapped)
+        target.proc.stdin.write("go\n")
+        target.proc.stdin.flush()
+        out, err = attach.communicate(timeout=attaching.SETTLE + 30)
+        self.assertAttached(subprocess.CompletedProcess(attach.args, attach.returncode,
+                                                        out, err), target)
+        self.assertEndsUntouched(target)
+
     def test_target_exiting_during_the_attach_is_reported(self):
         target = self.target("read")
         before = workspaces()
@@ -203,10 +219,8 @@ class AttachToRunningPython(AttachTestCase):
         with tempfile.TemporaryDirectory(prefix="pyusdt-unbuilt-") as unbuilt:
             copy_of_pyusdt(unbuilt, with_library=False)
             target = self.target("loop")
-            # The attach command itself loads pyusdt (python -m pyusdt
-            # imports the package): it gets the checkout's library.
-            run = attaching.attach(target.pid, pythonpath=unbuilt,
-                                   PYUSDT_LIBRARY=os.path.abspath(support.BUILD_LIB))
+            # The attach command itself never loads the library.
+            run = attaching.attach(target.pid, pythonpath=unbuilt)
             self.assertFailedCleanly(run, target, "could not import pyusdt",
                                      "libpyusdt.so not found for Python %d.%d%s"
                                      % (sys.version_info[:2] + (sys.abiflags,)))

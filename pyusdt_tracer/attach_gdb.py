@@ -1,5 +1,5 @@
 """Queues a pending call in a running CPython 3.12 or 3.13 with gdb, for
-``python -m pyusdt attach`` (pyusdt/_attach.py): these versions have no
+``python -m pyusdt attach`` (attach.py): these versions have no
 sys.remote_exec, and the pending call is their one way to have the
 interpreter run code at a safe point of its own.
 

@@ -2,7 +2,7 @@
 was started without it, so that bpftrace can trace it with no restart.
 
 CPython 3.12 and 3.13: the same script is queued as a pending call by gdb,
-without calling into the process (pyusdt/_attach_gdb.py).
+without calling into the process (attach_gdb.py).
 
 CPython 3.14 and later: through ``sys.remote_exec`` (PEP 768), called by an
 interpreter of the target's own version and ABI (the target's executable,
@@ -20,12 +20,16 @@ timeout it withdraws the script first (the script and this command each
 try to delete one token file, and only one of them can), so that a target
 that reaches the safe point later does nothing.
 
-Imported only by the attach command and the launcher: ``import pyusdt``
-does not pay for it.  Linux only (/proc).
+On the tracer side: it never maps libpyusdt itself (pyusdt/_loader.py
+loads nothing for ``python -m pyusdt attach``), and imports nothing of
+``pyusdt``.  Used by that command and by the launcher's ``-p PID``.  Linux
+only (/proc).
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -33,6 +37,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from pyusdt_tracer import attach_gdb, session
+from pyusdt_tracer.errors import PROG as LAUNCHER, TraceError
 
 PROG = "python -m pyusdt attach"
 USAGE = "usage: %s PID [--timeout SECONDS]" % PROG
@@ -46,11 +53,12 @@ IMPORT_GRACE = 30.0
 #: The oldest Python pyusdt runs on, and the oldest remote_exec reaches.
 OLDEST = (3, 12)
 REMOTE_EXEC = (3, 14)
-#: A libpyusdt.so path in /proc/PID/maps.
-MAPPED_LIBRARY = re.compile(r"\s(/\S*/libpyusdt[^/\s]*\.so)( \(deleted\))?$")
 #: A CPython executable or library name, and its version and ABI flags.
 PYTHON_EXE = re.compile(r"^python(\d+)\.(\d+)([a-z]*)$")
 LIBPYTHON = re.compile(r"/libpython(\d+)\.(\d+)([a-z]*)\.so[.\d]*$")
+#: The name of a workspace (a directory in the target's /tmp) begins so:
+#: then pid-starttime-random.
+WORKSPACE = "pyusdt-attach-"
 #: CAP_SYS_PTRACE, in /proc/self/status's CapEff.
 CAP_SYS_PTRACE = 19
 
@@ -128,9 +136,10 @@ if _pyusdt_attach(%(script)r, %(token)r, %(result)r, %(fallback)r):
 """
 
 
-class AttachError(Exception):
+class AttachError(TraceError):
     """Attaching cannot go ahead or failed; the message says why in one
-    sentence, and the target was left as it was."""
+    sentence, and the target was left as it was.  A TraceError, for the
+    launcher's -p PID."""
 
 
 class Attached:
@@ -230,8 +239,7 @@ def mapped_library(pid: int) -> str | None:
     """The libpyusdt.so PID maps (its path as the process sees it), or None.
     Raises AttachError when PID does not exist or cannot be read."""
     try:
-        with open(_proc(pid, "maps"), encoding="utf-8", errors="replace") as maps:
-            lines = maps.read().splitlines()
+        return session.mapped_library(pid)
     except FileNotFoundError:
         raise AttachError("there is no process %d" % pid) from None
     except PermissionError:
@@ -239,11 +247,9 @@ def mapped_library(pid: int) -> str | None:
     except OSError as exc:
         raise AttachError("cannot read process %d's memory map: %s"
                           % (pid, exc.strerror)) from None
-    for line in lines:
-        found = MAPPED_LIBRARY.search(line)
-        if found:
-            return found.group(1)
-    return None
+    except session.LibraryReplaced as exc:
+        raise AttachError("process %d runs a libpyusdt.so that has since been deleted "
+                          "or rebuilt (%s): restart it to trace it" % (pid, exc.path)) from None
 
 
 def _python_of(pid: int) -> tuple[str, tuple[int, int], str]:
@@ -330,22 +336,59 @@ def _same_file(one: str, other: str) -> bool:
 
 
 def _this_copy() -> str:
-    """The directory this pyusdt package is imported from (a checkout or
-    site-packages), for the target's sys.path when it has no pyusdt."""
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    """The directory the package pyusdt is imported from here (a checkout
+    or site-packages), for the target's sys.path when it has no pyusdt.
+    N.B. find_spec finds a top-level package without importing it."""
+    module = sys.modules.get("pyusdt")
+    origin = getattr(module, "__file__", None)
+    if origin is None:
+        spec = importlib.util.find_spec("pyusdt")
+        origin = spec.origin if spec is not None else None
+    if origin is None:
+        return ""
+    return os.path.dirname(os.path.dirname(os.path.abspath(origin)))
+
+
+def _identity(pid: int) -> str:
+    """PID and its start time (clock ticks since boot): a process's name
+    that no later process reuses."""
+    try:
+        with open(_proc(pid, "stat"), "rb") as stat:
+            return "%d-%s" % (pid, stat.read().rpartition(b")")[2].split()[19].decode())
+    except (OSError, IndexError):
+        return "%d-0" % pid
+
+
+def _sweep(directory: str) -> None:
+    """Removes from DIRECTORY the workspaces of processes that have ended
+    since: a withdrawn script removes its own when it runs, but not when
+    its process never runs Python again."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if len(parts) == 5 and name.startswith(WORKSPACE) and parts[2].isdigit():
+            if _identity(int(parts[2])) != "%s-%s" % (parts[2], parts[3]):
+                shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
 
 
 class _Workspace:
     """A private directory in the target's /tmp (as the target sees it,
     through /proc/PID/root) holding the script, the token the script and the
-    attach race to delete, and the result the script writes."""
+    attach race to delete, and the result the script writes.  Named after
+    the target (pid and start time), so that a later attach can tell the
+    directories of processes that ended from the others."""
 
     def __init__(self, pid: int) -> None:
         root = _proc(pid, "root")
         self.outside = None
         for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
+            _sweep(root + tmp)
             try:
-                self.outside = tempfile.mkdtemp(prefix="pyusdt-attach-", dir=root + tmp)
+                self.outside = tempfile.mkdtemp(prefix="%s%s-" % (WORKSPACE, _identity(pid)),
+                                                dir=root + tmp)
                 break
             except OSError:
                 continue
@@ -361,7 +404,7 @@ class _Workspace:
         self._placeholder: str | None = None
         uid, gid = _owner(pid)
         fallback = _this_copy()
-        if not _same_file(root + fallback, fallback):
+        if not fallback or not _same_file(root + fallback, fallback):
             fallback = ""   # the target sees other files (a container)
         #: Whether the target may fall back to this copy of pyusdt.
         self.fallback = bool(fallback)
@@ -464,8 +507,7 @@ def attach(pid: int, timeout: float = DEFAULT_TIMEOUT) -> Attached:
                           % (pid, name))
     by_gdb = version < REMOTE_EXEC
     if by_gdb:
-        from pyusdt import _attach_gdb
-        if _attach_gdb.gdb_path() is None:
+        if attach_gdb.gdb_path() is None:
             raise AttachError("attaching to a running Python %s needs gdb, which is not "
                               "installed (apt-get install gdb)" % name)
     else:
@@ -526,14 +568,13 @@ def attach(pid: int, timeout: float = DEFAULT_TIMEOUT) -> Attached:
 def _queue_by_gdb(pid: int, version: tuple[int, int], workspace: _Workspace,
                   deadline: float) -> None:
     """Queues the attach script as a pending call in PID (3.12, 3.13), with
-    gdb (pyusdt/_attach_gdb.py), trying again while a thread of PID is
+    gdb (pyusdt/attach_gdb.py), trying again while a thread of PID is
     inside the pending-call code, until DEADLINE."""
-    from pyusdt import _attach_gdb
     while True:
         try:
-            if _attach_gdb.queue_pending_call(pid, version, workspace.script) == "queued":
+            if attach_gdb.queue_pending_call(pid, version, workspace.script) == "queued":
                 return
-        except _attach_gdb.GdbError as exc:
+        except attach_gdb.GdbError as exc:
             if not _alive(pid):
                 raise AttachError("process %d exited during the attach" % pid) from None
             if "Operation not permitted" in str(exc):
@@ -543,6 +584,15 @@ def _queue_by_gdb(pid: int, version: tuple[int, int], workspace: _Workspace,
             raise AttachError("process %d was inside CPython's pending-call code at each "
                               "try until the timeout; nothing was loaded" % pid)
         time.sleep(0.05)
+
+
+def for_tracing(pid: int) -> str:
+    """For ``python -m pyusdt.trace -p PID``, whose process has not loaded
+    pyusdt: attaches, says so in one line on stderr, and returns the
+    library.  AttachError (a TraceError) when it cannot."""
+    attached = attach(pid)
+    print("%s: %s" % (LAUNCHER, attached.describe()), file=sys.stderr, flush=True)
+    return attached.library
 
 
 def _wait(pid: int, workspace: _Workspace, seconds: float) -> tuple[str, str, str] | None:
@@ -561,25 +611,27 @@ def _wait(pid: int, workspace: _Workspace, seconds: float) -> tuple[str, str, st
 
 # --- Command line ----------------------------------------------------------------
 
+class UsageError(Exception):
+    """A command line the attach command cannot run."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):   # type: ignore[override]
+        raise UsageError(message)
+
+
 def parse_args(argv: list[str]) -> tuple[int, float]:
     """(pid, timeout) of ``attach PID [--timeout SECONDS]``; UsageError
     with a one-line message if ARGV is not that."""
-    from pyusdt._cli import UsageError, positive_seconds
-    pid: int | None = None
-    timeout = DEFAULT_TIMEOUT
-    args = list(argv)
-    while args:
-        arg = args.pop(0)
-        if arg == "--timeout" or arg.startswith("--timeout="):
-            text = arg.partition("=")[2] if "=" in arg else (args.pop(0) if args else "")
-            timeout = positive_seconds("--timeout", text)
-        elif pid is None and arg.isdigit():
-            pid = int(arg)
-        else:
-            raise UsageError("unexpected argument: %s" % arg)
-    if pid is None:
-        raise UsageError("which process? give its PID")
-    return pid, timeout
+    parser = _Parser(prog=PROG, add_help=False)
+    parser.add_argument("pid", type=int)
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    options = parser.parse_args(argv)
+    # N.B. written so that NaN fails too.
+    if not 0 < options.timeout < float("inf"):
+        raise UsageError("--timeout expects a positive number of seconds, not %r"
+                         % options.timeout)
+    return options.pid, options.timeout
 
 
 def main(argv: list[str]) -> int:
@@ -590,7 +642,6 @@ def main(argv: list[str]) -> int:
               "bpftrace.  --timeout: how\nlong it has to reach a safe point (default "
               "%g s)." % DEFAULT_TIMEOUT)
         return 0
-    from pyusdt._cli import UsageError
     try:
         pid, timeout = parse_args(argv)
     except UsageError as exc:
