@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 
-from pyusdt_tracer import session
+from pyusdt_tracer import attach, session
 from pyusdt_tracer.errors import TRACE_ERROR, USAGE_ERROR, TraceError
 
 #: How long a command may take to load pyusdt, and then to wait for
@@ -47,14 +47,13 @@ def mapped_library(pid: int) -> str | None:
                          % (pid, exc.path)) from None
 
 def library_of(pid: int) -> str:
-    """The libpyusdt.so of running process PID; TraceError if it has none."""
+    """The libpyusdt.so of running process PID, which gets pyusdt attached
+    first (one notice line) when it has none; TraceError if it cannot."""
     if pid == os.getpid():
         raise TraceError("process %d is this launcher" % pid, USAGE_ERROR)
     library = mapped_library(pid)
     if library is None:
-        raise TraceError("process %d has not loaded pyusdt: start it with `python -m "
-                         "pyusdt`, `import pyusdt` in it, or set PYUSDT_AUTO=1 with "
-                         "pyusdt installed" % pid)
+        library = attach.for_tracing(pid)
     return library
 
 def _python_shebang(path: str) -> list[str] | None:
