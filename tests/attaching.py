@@ -19,6 +19,7 @@ import threading
 from tests import support
 
 TARGET = support.target("attach_target.py")
+HTTP_TARGET = support.target("attach_http.py")
 #: How a program of this interpreter is attached: sys.remote_exec on 3.14
 #: and later, gdb on 3.12 and 3.13.
 REMOTE_EXEC = sys.version_info >= (3, 14)
@@ -31,9 +32,10 @@ SETTLE = 60.0
 
 
 class Target:
-    """attach_target.py running in MODE, its output read line by line."""
+    """PROGRAM (attach_target.py) running in MODE, its output read line by
+    line."""
 
-    def __init__(self, mode: str, *, python: str = support.PYTHON,
+    def __init__(self, mode: str, *, python: str = support.PYTHON, program: str = TARGET,
                  extra_args: list[str] = (), hide: list[str] = (), **env: str) -> None:
         """With HIDE, the program runs in a mount namespace of its own in
         which those directories are empty (an unshare -m and a tmpfs on
@@ -43,14 +45,17 @@ class Target:
                                         dir="/var/tmp" if hide else None)
         os.chmod(self.scratch, 0o755)
         self.stopfile = os.path.join(self.scratch, "stop")
+        # N.B. PYUSDT_LIBRARY stays: it names the build under test (make
+        # asan's, make valgrind's), which the attach must load, and arms
+        # nothing by itself.
         environment = {k: v for k, v in os.environ.items()
-                       if not k.startswith("PYUSDT_") and k != "PYTHONPATH"}
+                       if k == "PYUSDT_LIBRARY"
+                       or not k.startswith("PYUSDT_") and k != "PYTHONPATH"}
         environment["PYTHONPATH"] = self.scratch
         environment.update(env)
-        program = TARGET
         prefix: list[str] = []
         if hide:
-            program = shutil.copy(TARGET, self.scratch)
+            program = shutil.copy(program, self.scratch)
             mounts = " && ".join('mount -t tmpfs none "%s"' % path for path in hide)
             prefix = ["unshare", "-m", "sh", "-c", mounts + ' && exec "$@"', "sh"]
         self.proc = subprocess.Popen(

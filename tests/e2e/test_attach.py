@@ -4,8 +4,10 @@ reach bpftrace, and the program runs on unbroken to its own exit status."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import subprocess
+import threading
 import unittest
 
 from tests import attaching, support
@@ -80,6 +82,109 @@ class TraceAttachesFirst(unittest.TestCase):
         self.assertIn("beat", out)
         numbers = [int(line) for line in target.stdout[1:-1]]
         self.assertEqual(numbers, list(range(1, len(numbers) + 1)), "a broken sequence")
+
+
+def launch(*args: str) -> subprocess.Popen:
+    """python -m pyusdt.trace ARGS, started."""
+    return subprocess.Popen([support.PYTHON, "-m", "pyusdt.trace", *args], cwd=support.REPO,
+                            env=attaching.attach_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def pyusdt_reports(stderr: str) -> tuple[list[str], list[str]]:
+    """(PYUSDT_VERBOSE's lines, every other line) of a target's STDERR."""
+    lines = stderr.splitlines()
+    ours = [line for line in lines if line.startswith(("pyusdt: attached: ",
+                                                       "pyusdt: all probes detached"))]
+    return ours, [line for line in lines if line not in ours]
+
+
+@unittest.skipUnless(CAN_ATTACH, CANNOT_ATTACH)
+@unittest.skipIf(bpf.skip_reason(), bpf.skip_reason())
+class ServiceUnderLoad(unittest.TestCase):
+    """A ThreadingHTTPServer answering eight clients is attached and traced
+    with pycalls while it serves; then tracers come and go."""
+
+    def test_http_server_attached_and_traced_while_serving_answers_every_request(self):
+        target = Target("serve", program=attaching.HTTP_TARGET, PYUSDT_VERBOSE="1")
+        self.addCleanup(target.close)
+        port = int(target.ready.split()[1])
+        stop = threading.Event()
+        lock = threading.Lock()
+        answered: list[int] = []
+        failures: list[object] = []
+
+        def client(first: int) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            number = first
+            while not stop.is_set():
+                try:
+                    connection.request("GET", "/%d" % number)
+                    response = connection.getresponse()
+                    body = response.read()
+                    if (response.status, body) != (200, b"%d squared is %d"
+                                                   % (number, number * number)):
+                        failures.append((number, response.status, body))
+                except Exception as exc:
+                    failures.append((number, repr(exc)))
+                    connection.close()
+                with lock:
+                    answered.append(number)
+                number += 8
+
+        clients = [threading.Thread(target=client, args=(first,)) for first in range(8)]
+        for thread in clients:
+            thread.start()
+        try:
+            harness.wait_until(lambda: len(answered) >= 500, "500 answers untraced")
+            launcher = launch("pycalls", "-p", str(target.pid))
+            self.addCleanup(launcher.kill)
+            harness.wait_until(lambda: "pyusdt: attached: " in target.stderr,
+                               "bpftrace's probes attached")
+            traced_from = len(answered)
+            harness.wait_until(lambda: len(answered) >= traced_from + 1000,
+                               "1,000 answers traced")
+        finally:
+            stop.set()
+            for thread in clients:
+                thread.join(60)
+        self.assertEqual(failures, [], "%d of %d requests failed" % (len(failures),
+                                                                     len(answered)))
+        self.assertEqual(target.stop(), 7, target.describe())
+        out, err = launcher.communicate(timeout=attaching.SETTLE)
+        self.assertEqual(launcher.returncode, 0, err)
+        self.assertIn("square", out)
+        self.assertIn("do_GET", out)
+        self.assertEqual(pyusdt_reports(target.stderr)[1], [], target.stderr)
+
+    def test_ten_traces_after_an_attach_leave_no_thread_or_memory_behind(self):
+        target = Target("loop", PYUSDT_VERBOSE="1")
+        self.addCleanup(target.close)
+        run = attaching.attach(target.pid)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        library = run.stdout.rstrip("\n").rpartition(": ")[2]
+        program = harness.counting_program(["PY_START", "PY_RETURN"], library,
+                                           predicate='str(arg0) == "beat"')
+        threads, rss = [], []
+        for cycle in range(10):
+            tracer = harness.attached(program, ["-p", str(target.pid)])
+            try:
+                harness.wait_until(
+                    lambda: harness.counts(tracer.lines).get(target.pid, {}).get(
+                        "PY_RETURN", 0) >= 23, "23 returns of beat() in cycle %d" % cycle)
+            finally:
+                tracer.stop()
+            harness.wait_until(lambda: target.stderr.count("pyusdt: all probes detached")
+                               == cycle + 1, "pyusdt saw the detach of cycle %d" % cycle)
+            threads.append(len(os.listdir("/proc/%d/task" % target.pid)))
+            with open("/proc/%d/status" % target.pid) as status:
+                rss.append(next(int(line.split()[1]) for line in status
+                                if line.startswith("VmRSS:")))
+        self.assertEqual(set(threads), {threads[0]}, threads)
+        # Allocator noise, not growth: within 2 MiB of the first cycle's.
+        self.assertLess(max(rss[1:]) - rss[0], 2048, rss)
+        self.assertEqual(target.stop(), 7, target.describe())
+        self.assertEqual(pyusdt_reports(target.stderr)[1], [], target.stderr)
 
 
 if __name__ == "__main__":
