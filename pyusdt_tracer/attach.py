@@ -1,24 +1,25 @@
 """``python -m pyusdt attach PID``: loads pyusdt into a running CPython that
 was started without it, so that bpftrace can trace it with no restart.
 
-CPython 3.12 and 3.13: the same script is queued as a pending call by gdb,
-without calling into the process (attach_gdb.py).
+The code the target runs is a small script written into the target's /tmp
+(through /proc/PID/root: a container's, or a service's PrivateTmp); it
+imports pyusdt, the copy installed in the target's environment if there is
+one, else this copy (when the target sees the same files), and writes back
+what happened.  It runs at a safe point of the target's own interpreter,
+GIL held, handed over by:
 
-CPython 3.14 and later: through ``sys.remote_exec`` (PEP 768), called by an
-interpreter of the target's own version and ABI (the target's executable,
-found from /proc/PID/exe), so that the code runs in the target's main
-thread at the interpreter's own safe point, with the GIL held.  That code
-is a small script written into the target's /tmp (through /proc/PID/root:
-a container's, or a service's PrivateTmp); it imports pyusdt, the copy
-installed in the target's environment if there is one, else this copy
-(when the target sees the same files), and writes back what happened.
+- CPython 3.14 and later: ``sys.remote_exec`` (PEP 768), called by an
+  interpreter of the target's own version and ABI (its executable, from
+  /proc/PID/exe); the target's main thread runs it.
+- CPython 3.12 and 3.13: a pending call that gdb queues without calling
+  into the process (attach_gdb.py); any thread of the interpreter runs it.
 
-remote_exec is asynchronous: the script runs when the main thread next
-executes Python code, which a thread blocked in a system call does only
-when the call returns.  The attach waits up to --timeout for it; on a
-timeout it withdraws the script first (the script and this command each
-try to delete one token file, and only one of them can), so that a target
-that reaches the safe point later does nothing.
+Both are asynchronous: the script runs when a thread next executes Python
+code, which a thread blocked in a system call does only when the call
+returns.  The attach waits up to --timeout for it; on a timeout it
+withdraws the script first (the script and this command each try to
+delete one token file, and only one of them can), so that a target that
+reaches the safe point later does nothing.
 
 On the tracer side: it never maps libpyusdt itself (pyusdt/_loader.py
 loads nothing for ``python -m pyusdt attach``), and imports nothing of
@@ -43,7 +44,7 @@ from pyusdt_tracer.errors import PROG as LAUNCHER, TraceError
 
 PROG = "python -m pyusdt attach"
 USAGE = "usage: %s PID [--timeout SECONDS]" % PROG
-#: How long the target's main thread has to reach a safe point, in seconds.
+#: How long the target has to reach a safe point, in seconds.
 DEFAULT_TIMEOUT = 5.0
 #: How often the wait looks at the target, in seconds.
 POLL = 0.005
@@ -73,12 +74,13 @@ except BaseException as exc:
     sys.exit(1)
 """
 
-#: Run in the target by sys.remote_exec, in a namespace of its own, by the
-#: main thread between two bytecodes of whatever it was running.  Formatted
-#: with the paths of the script, token and result (as the target sees them)
-#: and of this copy of pyusdt ("" when the target cannot see it).
-#: Nothing may escape it: CPython would print the exception on the target's
-#: stderr.  N.B. a KeyboardInterrupt that arrives while it runs is raised in
+#: Run in the target, in a namespace of its own, between two bytecodes of
+#: whatever the thread was running: the main thread (sys.remote_exec), or
+#: the first to check its eval breaker (a pending call, 3.12 and 3.13).
+#: Formatted with the paths of the script, token and result (as the target
+#: sees them) and of this copy of pyusdt ("" when the target cannot see
+#: it).  Nothing may escape it: CPython would print the exception on the
+#: target's stderr, or raise it in the program (a pending call).  N.B. a KeyboardInterrupt that arrives while it runs is raised in
 #: it; it is handed back to the program (interrupt_main) as its last act,
 #: after which no bytecode of the script checks for signals.
 SCRIPT = """\
@@ -491,7 +493,7 @@ def _remote_exec(pid: int, exe: str, script: str) -> None:
 
 def attach(pid: int, timeout: float = DEFAULT_TIMEOUT) -> Attached:
     """Loads pyusdt into the running CPython process PID, waiting up to
-    TIMEOUT seconds for its main thread to reach a safe point.  Raises
+    TIMEOUT seconds for it to reach a safe point.  Raises
     AttachError, leaving the process as it was, when it cannot."""
     if pid <= 0:
         raise AttachError("there is no process %d" % pid)
