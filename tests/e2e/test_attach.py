@@ -157,6 +157,9 @@ class ServiceUnderLoad(unittest.TestCase):
         self.assertIn("do_GET", out)
         self.assertEqual(pyusdt_reports(target.stderr)[1], [], target.stderr)
 
+    @unittest.skipIf(os.environ.get("PYUSDT_LIBRARY"),
+                     "a sanitizer build's allocator keeps freed memory back on purpose "
+                     "(ASan's quarantine): RSS says nothing there")
     def test_ten_traces_after_an_attach_leave_no_thread_or_memory_behind(self):
         target = Target("loop", PYUSDT_VERBOSE="1")
         self.addCleanup(target.close)
