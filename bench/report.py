@@ -106,6 +106,14 @@ def table(results: dict) -> str:
             row("attach latency, PYUSDT_CHECK_MSEC=%s: %s ms" % (msec, q),
                 "≤ %d" % (int(msec) + 5) if q == "p95" else "",
                 lambda p, m=msec, q=q: _latency(p.get("attach"), m, q))
+    for key, label in (("command_ms", "command"), ("pause_ms", "target's pause"),
+                       ("gap_ms", "heartbeat gap, no attach"),
+                       ("first_event_ms", "to bpftrace's first event")):
+        row("process attach (remote_exec on 3.14+, gdb before): %s, ms p50 / p95" % label,
+            "≤ 50 p95 (remote_exec)" if key == "pause_ms" else "",
+            lambda p, k=key: "%s / %s" % (
+                _cell(p.get("process_attach"), k, "p50", fmt="%.0f", mark=False),
+                _cell(p.get("process_attach"), k, "p95", fmt="%.0f", mark=False)))
     for case in ("forced steady", "forced churn", "traced steady"):
         row("memory: %s, RSS growth 1M → 10M events, KiB" % case, "< 1024",
             lambda p, c=case: _cell(p.get("memory"), c, "growth_kib", fmt="%d"))

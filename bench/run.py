@@ -6,8 +6,8 @@ Usage: python bench/run.py [--quick] [--python PATH ...] [--only SECTIONS]
                            [--cc CC] [--bpftrace BPFTRACE] [--json PATH]
 
 Sections, in order: untraced (1), inprocess (2), instructions (2 again,
-counted by valgrind), traced (3), attach (4), memory (6), each per Python;
-then peer (5).  Each module's docstring says how it measures.  Prints
+counted by valgrind), traced (3), attach (4), memory (6), process_attach
+(7: python -m pyusdt attach), each per Python; then peer (5).  Each module's docstring says how it measures.  Prints
 progress on stderr, then a Markdown table on stdout, and writes every
 measurement (raw values included) to bench/results.json.  traced, attach
 and peer need root and bpftrace, instructions needs valgrind: without them
@@ -30,6 +30,7 @@ import time
 
 import attach
 import inprocess
+import process_attach
 import instructions
 import memory
 import peer
@@ -48,6 +49,7 @@ SECTIONS = {
     "traced": (traced, True),
     "attach": (attach, True),
     "memory": (memory, False),
+    "process_attach": (process_attach, True),
 }
 
 
