@@ -14,8 +14,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 
+from pyusdt_tracer import session
 from tests import support
 
 TARGET = support.target("attach_target.py")
@@ -65,25 +65,20 @@ class Target:
         self.pid = self.proc.pid
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stdout: list[str] = []
-        self.stderr = ""
-        self._readers = [threading.Thread(target=self._read_out, daemon=True),
-                         threading.Thread(target=self._read_err, daemon=True)]
-        for reader in self._readers:
-            reader.start()
+        # stderr too is read line by line: a test may wait for what pyusdt
+        # reports there.
+        self._output = session.Output(self.proc, self._line, lambda: self.lines.put(None))
         self.ready = self.next_line()
         if not self.ready.startswith("ready"):
             raise RuntimeError("target did not start: %r\n%s" % (self.ready, self.describe()))
 
-    def _read_out(self) -> None:
-        for line in self.proc.stdout:
-            self.stdout.append(line)
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
+    @property
+    def stderr(self) -> str:
+        return self._output.stderr
 
-    def _read_err(self) -> None:
-        # Line by line: a test may wait for what pyusdt reports there.
-        for line in self.proc.stderr:
-            self.stderr += line
+    def _line(self, line: str) -> None:
+        self.stdout.append(line + "\n")
+        self.lines.put(line)
 
     def next_line(self, timeout: float = SETTLE) -> str:
         try:
@@ -114,8 +109,7 @@ class Target:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        for reader in self._readers:
-            reader.join(10)
+        self._output.join()
         return self.proc.returncode
 
     def close(self) -> None:
