@@ -654,5 +654,10 @@ def main(argv: list[str]) -> int:
     except AttachError as exc:
         print("pyusdt attach: %s" % exc, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # attach() withdrew the script, unless the target had taken it.
+        print("pyusdt attach: interrupted; if process %d had not started the "
+              "import yet, nothing was loaded" % pid, file=sys.stderr)
+        return 130
     print(attached.describe(), flush=True)
     return 0
