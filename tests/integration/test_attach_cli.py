@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -196,6 +197,26 @@ class AttachToRunningPython(AttachTestCase):
         self.assertAttached(subprocess.CompletedProcess(attach.args, attach.returncode,
                                                         out, err), target)
         self.assertEndsUntouched(target)
+
+    def test_ctrl_c_ends_the_attach_in_one_line_and_withdraws_the_script(self):
+        target = self.target("read")
+        before = workspaces()
+        attach = self.start_attach(target)
+        attach.send_signal(signal.SIGINT)
+        out, err = attach.communicate(timeout=attaching.SETTLE)
+        self.assertEqual((attach.returncode, out), (130, ""), err)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertTrue(err.startswith("pyusdt attach: interrupted"), err)
+        self.assertTrue(target.running())
+        target.proc.stdin.write("late\n")
+        target.proc.stdin.flush()
+        self.assertEqual(target.next_line(), "read b'late\\n'")
+        deadline = time.monotonic() + attaching.SETTLE
+        while workspaces() - before:
+            self.assertLess(time.monotonic(), deadline, "the workspace was left behind")
+            time.sleep(0.01)
+        self.assertFalse(target.maps_pyusdt())
+        self.assertEndsUntouched(target, loaded=False)
 
     def test_target_exiting_during_the_attach_is_reported(self):
         target = self.target("read")
