@@ -170,8 +170,12 @@ class AttachToRunningPython(AttachTestCase):
         run = attaching.attach(target.pid, "--timeout", "1")
         self.assertFailedCleanly(run, target, "within 1 s", "blocked in the kernel",
                                  "nothing was loaded")
-        # The main thread now runs the withdrawn script, which only removes
-        # itself.
+        self.assertWithdrawn(target, before)
+
+    def assertWithdrawn(self, target: Target, before: set[str]) -> None:
+        """TARGET, blocked in read, reads again: its main thread then runs
+        the withdrawn script, which only removes its workspace (not among
+        BEFORE); the target ends without pyusdt."""
         target.proc.stdin.write("late\n")
         target.proc.stdin.flush()
         self.assertEqual(target.next_line(), "read b'late\\n'")
@@ -208,15 +212,7 @@ class AttachToRunningPython(AttachTestCase):
         self.assertEqual(len(err.splitlines()), 1, err)
         self.assertTrue(err.startswith("pyusdt attach: interrupted"), err)
         self.assertTrue(target.running())
-        target.proc.stdin.write("late\n")
-        target.proc.stdin.flush()
-        self.assertEqual(target.next_line(), "read b'late\\n'")
-        deadline = time.monotonic() + attaching.SETTLE
-        while workspaces() - before:
-            self.assertLess(time.monotonic(), deadline, "the workspace was left behind")
-            time.sleep(0.01)
-        self.assertFalse(target.maps_pyusdt())
-        self.assertEndsUntouched(target, loaded=False)
+        self.assertWithdrawn(target, before)
 
     def test_target_exiting_during_the_attach_is_reported(self):
         target = self.target("read")
