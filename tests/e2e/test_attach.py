@@ -68,7 +68,7 @@ class TraceAttachesFirst(unittest.TestCase):
         self.addCleanup(launcher.kill)
         # The trace runs until the program ends: once it has called beat()
         # under the tracer for a while.
-        harness.wait_until(lambda: "pyusdt: attached: " in target.stderr,
+        harness.wait_until(lambda: probes_attached(target, "PY_START", "PY_RETURN"),
                            "bpftrace's probes attached")
         for _ in range(100):
             target.next_line()
@@ -79,7 +79,7 @@ class TraceAttachesFirst(unittest.TestCase):
         self.assertEqual(len(notices), 1, err)
         self.assertRegex(notices[0], r"^python -m pyusdt\.trace: attached pyusdt to process "
                          r"%d \(Python " % target.pid)
-        self.assertIn("beat", out)
+        self.assertIn("beat", out, "launcher stderr:\n%s\ntarget:\n%s" % (err, target.describe()))
         numbers = [int(line) for line in target.stdout[1:-1]]
         self.assertEqual(numbers, list(range(1, len(numbers) + 1)), "a broken sequence")
 
@@ -89,6 +89,18 @@ def launch(*args: str) -> subprocess.Popen:
     return subprocess.Popen([support.PYTHON, "-m", "pyusdt.trace", *args], cwd=support.REPO,
                             env=attaching.attach_env(), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def probes_attached(target: Target, *probes: str) -> bool:
+    """Whether TARGET's pyusdt (PYUSDT_VERBOSE) last reported PROBES among
+    those attached: bpftrace attaches a tool's probes one at a time."""
+    lines = [line for line in target.stderr.splitlines()
+             if line.startswith("pyusdt: attached: ")]
+    if not lines:
+        return False
+    # "pyusdt: attached: PY_START, PY_RETURN; events enabled with ..."
+    names = lines[-1][len("pyusdt: attached: "):].split(";")[0]
+    return set(probes) <= set(names.replace(",", " ").split())
 
 
 def pyusdt_reports(stderr: str) -> tuple[list[str], list[str]]:
@@ -139,7 +151,7 @@ class ServiceUnderLoad(unittest.TestCase):
             harness.wait_until(lambda: len(answered) >= 500, "500 answers untraced")
             launcher = launch("pycalls", "-p", str(target.pid))
             self.addCleanup(launcher.kill)
-            harness.wait_until(lambda: "pyusdt: attached: " in target.stderr,
+            harness.wait_until(lambda: probes_attached(target, "PY_START", "PY_RETURN"),
                                "bpftrace's probes attached")
             traced_from = len(answered)
             harness.wait_until(lambda: len(answered) >= traced_from + 1000,
