@@ -181,6 +181,19 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _gone(pid: int) -> bool:
+    """Whether PID has exited or is exiting: a zombie, or its memory
+    already released (an empty map), which a helper that failed on it may
+    have seen before the process became a zombie."""
+    if not _alive(pid):
+        return True
+    try:
+        with open(_proc(pid, "maps"), "rb") as maps:
+            return not maps.read(1)
+    except OSError:
+        return True
+
+
 def _status_field(pid: int, field: str) -> list[str]:
     try:
         with open(_proc(pid, "status"), encoding="utf-8", errors="replace") as status:
@@ -466,18 +479,19 @@ class _Workspace:
 def _remote_exec(pid: int, exe: str, script: str) -> None:
     """Calls sys.remote_exec(PID, SCRIPT) in EXE, the target's interpreter."""
     try:
-        run = subprocess.run([exe, "-I", "-S", "-c", HELPER, str(pid), script],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, timeout=60)
+        status, output, interrupted = attach_gdb.run_to_the_end(
+            [exe, "-I", "-S", "-c", HELPER, str(pid), script], 60)
     except OSError as exc:
         raise AttachError("cannot run process %d's interpreter %s here (%s): run %s "
                           "inside the process's container instead"
                           % (pid, exe, exc.strerror, PROG)) from None
-    if run.returncode == 0:
+    if interrupted:
+        raise attach_gdb.Interrupted(status == 0)
+    if status == 0:
         return
-    said = (run.stdout.strip() or run.stderr.strip() or "exit status %d" % run.returncode)
+    said = output.strip() or "exit status %s" % status
     said = said.splitlines()[-1]
-    if not _alive(pid):
+    if _gone(pid):
         raise AttachError("process %d exited during the attach" % pid)
     if said.startswith("PermissionError"):
         raise _denied(pid)
@@ -520,6 +534,7 @@ def attach(pid: int, timeout: float = DEFAULT_TIMEOUT) -> Attached:
     deadline = time.monotonic() + timeout
     workspace = _Workspace(pid)
     keep = False
+    handed_over = False
     try:
         if by_gdb:
             _queue_by_gdb(pid, version, workspace, deadline)
@@ -530,6 +545,7 @@ def attach(pid: int, timeout: float = DEFAULT_TIMEOUT) -> Attached:
                 _remote_exec(pid, runnable, workspace.script_for_caller())
             finally:
                 workspace.drop_placeholder()
+        handed_over = True
         outcome = _wait(pid, workspace, max(0.0, deadline - time.monotonic()))
         if outcome is None:
             if workspace.withdraw():
@@ -558,9 +574,11 @@ def attach(pid: int, timeout: float = DEFAULT_TIMEOUT) -> Attached:
             raise AttachError("process %d imported pyusdt but does not map libpyusdt.so"
                               % pid)
         return Attached(pid, full_version or name, library, state == "already")
-    except KeyboardInterrupt:
-        # Withdrawn, the script removes its directory if it ever runs.
-        keep = workspace.withdraw() and _alive(pid)
+    except KeyboardInterrupt as exc:
+        # Withdrawn, a script handed over removes its directory if it ever
+        # runs; one never handed over leaves it to us.
+        handed_over = handed_over or getattr(exc, "handed_over", False)
+        keep = handed_over and workspace.withdraw() and _alive(pid)
         raise
     finally:
         if not keep:
@@ -577,7 +595,7 @@ def _queue_by_gdb(pid: int, version: tuple[int, int], workspace: _Workspace,
             if attach_gdb.queue_pending_call(pid, version, workspace.script) == "queued":
                 return
         except attach_gdb.GdbError as exc:
-            if not _alive(pid):
+            if _gone(pid):
                 raise AttachError("process %d exited during the attach" % pid) from None
             if "Operation not permitted" in str(exc):
                 raise _denied(pid) from None

@@ -237,6 +237,43 @@ def bootstrap_room(pid: int) -> Room | None:
     return Room(start, page_end - start, root + path, base - first_vaddr, root + exe)
 
 
+class Interrupted(KeyboardInterrupt):
+    """A Ctrl-C that came while a helper of the attach ran (gdb, or the
+    interpreter calling sys.remote_exec), raised once the helper has
+    finished: HANDED_OVER says whether the target was given the script."""
+
+    def __init__(self, handed_over: bool) -> None:
+        super().__init__()
+        self.handed_over = handed_over
+
+
+def run_to_the_end(command: list[str], timeout: float) -> tuple[int | None, str, bool]:
+    """Runs COMMAND, a helper of the attach, to its end: (its exit status,
+    or None if it ran past TIMEOUT and was sent SIGTERM; its stdout and
+    stderr; whether a Ctrl-C came meanwhile, which the caller raises).
+
+    N.B. a helper must never die halfway: a gdb killed while attached (by
+    SIGKILL, or by SIGPIPE writing to the pipe of an attach command that
+    has gone) can leave the process stopped, and a Ctrl-C would leave the
+    attach not knowing whether the script was handed over.  So the helper
+    runs in a session of its own, out of reach of the terminal's Ctrl-C,
+    and a Ctrl-C here waits for it; SIGTERM, not SIGKILL, on a timeout:
+    gdb detaches as it quits."""
+    run = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    interrupted = False
+    while True:
+        try:
+            output, _ = run.communicate(timeout=timeout)
+            return run.returncode, output, interrupted
+        except KeyboardInterrupt:
+            interrupted = True
+        except subprocess.TimeoutExpired:
+            run.terminate()
+            output, _ = run.communicate()
+            return None, output, interrupted
+
+
 def queue_pending_call(pid: int, version: tuple[int, int], script: str) -> str:
     """Queues, with gdb, a pending call in process PID (CPython VERSION)
     that runs the attach SCRIPT (its path in the target).  Returns "queued"
@@ -257,21 +294,15 @@ def queue_pending_call(pid: int, version: tuple[int, int], script: str) -> str:
     with tempfile.NamedTemporaryFile("w", prefix="pyusdt-gdb-", suffix=".py") as file:
         file.write(source)
         file.flush()
-        with subprocess.Popen([gdb, "-nx", "-batch", "-x", file.name],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) as run:
-            try:
-                output, _ = run.communicate(timeout=GDB_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                # N.B. SIGTERM, not SIGKILL: gdb detaches from what it
-                # attached to as it quits, where a killed gdb could leave
-                # the process stopped.
-                run.terminate()
-                run.communicate()
-                raise GdbError("gdb did not finish with process %d within %d s"
-                               % (pid, GDB_TIMEOUT)) from None
+        status, output, interrupted = run_to_the_end([gdb, "-nx", "-batch", "-x", file.name],
+                                                     GDB_TIMEOUT)
     said = [line.split(None, 1)[1:] for line in output.splitlines()
             if line.startswith(MARK + " ")]
+    if interrupted:
+        raise Interrupted(bool(said) and said[-1][:1] == ["queued"])
+    if status is None:
+        raise GdbError("gdb did not finish with process %d within %d s"
+                       % (pid, GDB_TIMEOUT))
     if not said:
         tail = " ".join(output.split())[-300:]
         raise GdbError("gdb failed on process %d: %s" % (pid, tail))

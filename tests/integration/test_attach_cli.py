@@ -20,12 +20,10 @@ import unittest
 from tests import attaching, support
 from tests.attaching import CAN_ATTACH, CANNOT_ATTACH, REMOTE_EXEC, Target
 
-#: The workspaces the attach leaves in a target's /tmp while it waits.
-WORKSPACES = "/tmp/pyusdt-attach-*"
-
-
-def workspaces() -> set[str]:
-    return set(glob.glob(WORKSPACES))
+def workspaces(target: Target) -> set[str]:
+    """The workspaces an attach made in /tmp for TARGET (named after its
+    pid): other attaches may run on the machine at the same time."""
+    return set(glob.glob("/tmp/pyusdt-attach-%d-*" % target.pid))
 
 
 def copy_of_pyusdt(root: str, with_library: bool) -> str:
@@ -114,11 +112,11 @@ class AttachToRunningPython(AttachTestCase):
     def start_attach(self, target: Target) -> subprocess.Popen:
         """Starts an attach to TARGET and returns once it is waiting for the
         target: when its workspace is in the target's /tmp."""
-        before = workspaces()
+        before = workspaces(target)
         attach = attaching.start_attach(target.pid, "--timeout", str(attaching.SETTLE))
         self.addCleanup(attach.kill)
         deadline = time.monotonic() + attaching.SETTLE
-        while not workspaces() - before and attach.poll() is None:
+        while not workspaces(target) - before and attach.poll() is None:
             self.assertLess(time.monotonic(), deadline, "no workspace appeared")
             time.sleep(0.01)
         return attach
@@ -166,7 +164,7 @@ class AttachToRunningPython(AttachTestCase):
 
     def test_timeout_withdraws_the_script_so_it_never_loads(self):
         target = self.target("read")
-        before = workspaces()
+        before = workspaces(target)
         run = attaching.attach(target.pid, "--timeout", "1")
         self.assertFailedCleanly(run, target, "within 1 s", "blocked in the kernel",
                                  "nothing was loaded")
@@ -180,7 +178,7 @@ class AttachToRunningPython(AttachTestCase):
         target.proc.stdin.flush()
         self.assertEqual(target.next_line(), "read b'late\\n'")
         deadline = time.monotonic() + attaching.SETTLE
-        while workspaces() - before:
+        while workspaces(target) - before:
             self.assertLess(time.monotonic(), deadline, "the workspace was left behind")
             time.sleep(0.01)
         self.assertFalse(target.maps_pyusdt())
@@ -204,7 +202,7 @@ class AttachToRunningPython(AttachTestCase):
 
     def test_ctrl_c_ends_the_attach_in_one_line_and_withdraws_the_script(self):
         target = self.target("read")
-        before = workspaces()
+        before = workspaces(target)
         attach = self.start_attach(target)
         attach.send_signal(signal.SIGINT)
         out, err = attach.communicate(timeout=attaching.SETTLE)
@@ -216,13 +214,13 @@ class AttachToRunningPython(AttachTestCase):
 
     def test_target_exiting_during_the_attach_is_reported(self):
         target = self.target("read")
-        before = workspaces()
+        before = workspaces(target)
         attach = self.start_attach(target)
         target.proc.kill()
         out, err = attach.communicate(timeout=attaching.SETTLE)
         run = subprocess.CompletedProcess(attach.args, attach.returncode, out, err)
         self.assertFailedCleanly(run, None, "process %d exited during the attach" % target.pid)
-        self.assertEqual(workspaces() - before, set(), "the workspace was left behind")
+        self.assertEqual(workspaces(target) - before, set(), "the workspace was left behind")
 
     @unittest.skipIf(os.environ.get("PYUSDT_LIBRARY"),
                      "make asan and make valgrind name their build by PYUSDT_LIBRARY, "
