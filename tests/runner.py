@@ -18,6 +18,34 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUITES = ("unit", "integration", "e2e")
 
 
+class CountingResult(unittest.TextTestResult):
+    """Counts tests, not reports: a test whose subtests fail twice is one
+    failed test, and a test skipped by its class is one skipped test on
+    every version (3.12 leaves those out of testsRun).  A failure outside
+    any test (setUpClass, a module that does not import) counts as one
+    failed test of its own."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.started: set[str] = set()
+
+    def startTest(self, test: unittest.TestCase) -> None:
+        self.started.add(test.id())
+        super().startTest(test)
+
+    @staticmethod
+    def _id(test: unittest.TestCase) -> str:
+        # A subtest's failure is its test's.
+        return getattr(test, "test_case", test).id()
+
+    def counts(self) -> tuple[int, int, int]:
+        failed = {self._id(t) for t, _ in self.failures + self.errors}
+        failed |= {self._id(t) for t in self.unexpectedSuccesses}
+        skipped = {self._id(t) for t, _ in self.skipped} - failed
+        tests = self.started | failed | skipped
+        return len(tests - failed - skipped), len(failed), len(skipped)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--summary", help="write counts as JSON here")
@@ -36,10 +64,10 @@ def main() -> int:
     # 3.14.7t for the free-threaded build: make test runs both.
     print("Python %s%s: %d tests" % (sys.version.split()[0], sys.abiflags,
                                      suite.countTestCases()), flush=True)
-    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    skipped = len(result.skipped)
-    passed = result.testsRun - failed - skipped
+    runner = unittest.TextTestRunner(verbosity=2, stream=sys.stdout,
+                                     resultclass=CountingResult)
+    result = runner.run(suite)
+    passed, failed, skipped = result.counts()
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped), flush=True)
     if args.summary:
         with open(args.summary, "w") as out:
