@@ -9,14 +9,13 @@ PYTHONPATH a scratch directory): the attach must bring pyusdt in.
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import subprocess
 import sys
 import tempfile
 
-from pyusdt_tracer import session
 from tests import support
+from tests.programs import LineProgram
 
 TARGET = support.target("attach_target.py")
 HTTP_TARGET = support.target("attach_http.py")
@@ -31,7 +30,7 @@ CANNOT_ATTACH = ("attaching to Python %s needs gdb (apt-get install gdb)"
 SETTLE = 60.0
 
 
-class Target:
+class Target(LineProgram):
     """PROGRAM (attach_target.py) running in MODE, its output read line by
     line."""
 
@@ -58,38 +57,13 @@ class Target:
             program = shutil.copy(program, self.scratch)
             mounts = " && ".join('mount -t tmpfs none "%s"' % path for path in hide)
             prefix = ["unshare", "-m", "sh", "-c", mounts + ' && exec "$@"', "sh"]
-        self.proc = subprocess.Popen(
+        super().__init__(subprocess.Popen(
             [*prefix, python, *extra_args, program, self.stopfile, mode], cwd=self.scratch,
             env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True)
-        self.pid = self.proc.pid
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.stdout: list[str] = []
-        # stderr too is read line by line: a test may wait for what pyusdt
-        # reports there.
-        self._output = session.Output(self.proc, self._line, lambda: self.lines.put(None))
+            stderr=subprocess.PIPE, text=True))
         self.ready = self.next_line()
         if not self.ready.startswith("ready"):
             raise RuntimeError("target did not start: %r\n%s" % (self.ready, self.describe()))
-
-    @property
-    def stderr(self) -> str:
-        return self._output.stderr
-
-    def _line(self, line: str) -> None:
-        self.stdout.append(line + "\n")
-        self.lines.put(line)
-
-    def next_line(self, timeout: float = SETTLE) -> str:
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise RuntimeError("no output from pid %d in %g s\n%s"
-                               % (self.pid, timeout, self.describe())) from None
-        if line is None:
-            self.lines.put(None)
-            raise RuntimeError("pid %d ended early\n%s" % (self.pid, self.describe()))
-        return line
 
     def running(self) -> bool:
         return self.proc.poll() is None
@@ -103,14 +77,7 @@ class Target:
         does not end within TIMEOUT)."""
         with open(self.stopfile, "w"):
             pass
-        try:
-            self.proc.stdin.close()
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._output.join()
-        return self.proc.returncode
+        return self.finish(timeout)
 
     def close(self) -> None:
         if self.proc.poll() is None:

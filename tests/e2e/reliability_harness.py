@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import json
-import queue
 import random
 import re
 import subprocess
@@ -22,6 +21,7 @@ from typing import NamedTuple
 from pyusdt_tracer import session
 from tests import support
 from tests.e2e import bpf
+from tests.programs import LineProgram
 
 #: The probes fed by sys.monitoring, as pyusdt.status().enabled names them.
 MONITORING_PROBES = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL", "LINE",
@@ -72,27 +72,17 @@ def events_by_pid(lines: list[str], pids) -> dict[int, list[bpf.Event]]:
     return {pid: bpf.parse_events(lines, pid) for pid in pids}
 
 
-class Running:
+class Running(LineProgram):
     """A target program running in the background under a private pyusdt,
     its stdout read line by line as it comes, stdin open for commands."""
 
+    SETTLE = SETTLE
+
     def __init__(self, args: list[str], root: str, stdin: bool = False, **env: str):
-        self.proc = subprocess.Popen(
+        super().__init__(subprocess.Popen(
             [support.PYTHON, *args], cwd=root, env=support.env(PYTHONPATH=root, **env),
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.pid = self.proc.pid
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.stdout: list[str] = []
-        self._output = session.Output(self.proc, self._line, lambda: self.lines.put(None))
-
-    @property
-    def stderr(self) -> str:
-        return self._output.stderr
-
-    def _line(self, line: str) -> None:
-        self.stdout.append(line + "\n")
-        self.lines.put(line)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
 
     def wait_mapped(self, lib: str) -> None:
         """Waits until the program has LIB mapped (bpftrace -p can attach);
@@ -103,18 +93,6 @@ class Running:
             raise RuntimeError("pid %d ended before mapping %s\n%s"
                                % (self.pid, lib, self.describe()))
 
-    def next_line(self, timeout: float = SETTLE) -> str:
-        """The next line of output; raises if none comes in TIMEOUT."""
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise RuntimeError("no output from pid %d in %g s\n%s"
-                               % (self.pid, timeout, self.describe())) from None
-        if line is None:
-            self.lines.put(None)
-            raise RuntimeError("pid %d ended early\n%s" % (self.pid, self.describe()))
-        return line
-
     def ask(self, command: str) -> dict:
         """Sends COMMAND to a reliability_storm.py-like program and returns
         its JSON answer."""
@@ -122,27 +100,10 @@ class Running:
         self.proc.stdin.flush()
         return json.loads(self.next_line())
 
-    def finish(self, timeout: float = 60) -> int:
-        """Waits for the program to end (killing it after TIMEOUT); its
-        exit status."""
-        try:
-            if self.proc.stdin:
-                self.proc.stdin.close()
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._output.join()
-        return self.proc.returncode
-
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.finish()
-
-    def describe(self) -> str:
-        return ("--- program stdout ---\n%s--- program stderr ---\n%s"
-                % ("".join(self.stdout)[-3000:], self.stderr[-3000:]))
 
 
 def wait_until(predicate, what: str, timeout: float = SETTLE, step: float = 0.02):
