@@ -14,6 +14,7 @@ from tests import attaching, support
 from tests.attaching import CAN_ATTACH, CANNOT_ATTACH, Target
 from tests.e2e import bpf
 from tests.e2e import reliability_harness as harness
+from tests.programs import LineProgram
 
 
 @unittest.skipUnless(CAN_ATTACH, CANNOT_ATTACH)
@@ -61,20 +62,25 @@ class TraceAttachesFirst(unittest.TestCase):
         self.addCleanup(target.close)
         for _ in range(5):
             target.next_line()
-        launcher = subprocess.Popen(
+        launcher = LineProgram(subprocess.Popen(
             [support.PYTHON, "-m", "pyusdt.trace", "pycalls", "-p", str(target.pid)],
             cwd=support.REPO, env=attaching.attach_env(), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(launcher.kill)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        self.addCleanup(launcher.proc.kill)
         # The trace runs until the program ends: once it has called beat()
-        # under the tracer for a while.
+        # under the tracer for a while.  N.B. pyusdt sees a probe attached
+        # when bpftrace raises its semaphore, before its program is live;
+        # pycalls' BEGIN line says every probe is.
         harness.wait_until(lambda: probes_attached(target, "PY_START", "PY_RETURN"),
                            "bpftrace's probes attached")
+        harness.wait_until(lambda: "Tracing Python calls" in launcher.stderr,
+                           "pycalls' BEGIN", timeout=attaching.SETTLE)
         for _ in range(100):
             target.next_line()
         self.assertEqual(target.stop(), 7, target.describe())
-        out, err = launcher.communicate(timeout=attaching.SETTLE)
-        self.assertEqual(launcher.returncode, 0, err)
+        status = launcher.finish(timeout=attaching.SETTLE)
+        out, err = "".join(launcher.stdout), launcher.stderr
+        self.assertEqual(status, 0, err)
         notices = [line for line in err.splitlines() if "attached pyusdt" in line]
         self.assertEqual(len(notices), 1, err)
         self.assertRegex(notices[0], r"^python -m pyusdt\.trace: attached pyusdt to process "
