@@ -53,6 +53,18 @@ RETRY_SECONDS = 1.0
 #: on a busy machine takes seconds.
 ATTACHED_MARK = "PYUSDT-ATTACHED"
 
+#: drain(sentinel=True): a kill(SENTINEL_PID, 0) no process makes (the pid
+#: is above any pid_max, so it fails with ESRCH and touches nothing) is
+#: traced on every CPU in turn.  The perf buffer of a CPU is read in order,
+#: so once bpftrace prints the line of CPU k it has printed every event
+#: written on CPU k before: a finished program's trace is whole.  (Waiting
+#: for the output to go quiet is not: on a loaded machine bpftrace can be
+#: off CPU long enough to look finished.)
+SENTINEL_PID = 2147480011
+SENTINEL_LINE = "PYUSDT-DRAINED|"
+SENTINEL_PROBE = ('tracepoint:syscalls:sys_enter_kill /args->pid == %d && args->sig == 0/'
+                  ' { printf("%s%%d\\n", cpu); }' % (SENTINEL_PID, SENTINEL_LINE))
+
 #: A libpyusdt.so path in /proc/PID/maps, and whether it is deleted.
 MAPPED_LIBRARY = re.compile(r"\s(/\S*/libpyusdt[^/\s]*\.so)( \(deleted\))?$")
 
@@ -101,6 +113,15 @@ def environment(base: dict[str, str] | None = None) -> dict[str, str]:
 def errors(stderr: str) -> list[str]:
     """The lines of bpftrace's STDERR that are not NOISE."""
     return [line for line in stderr.splitlines() if not NOISE.search(line)]
+
+
+def _kill_sentinel_on(cpu: int) -> None:
+    """The sentinel's syscall, from the calling thread moved to CPU."""
+    try:
+        os.sched_setaffinity(0, {cpu})   # 0: this thread only
+        os.kill(SENTINEL_PID, 0)
+    except OSError:
+        pass   # ESRCH, as intended (or CPU went offline: the next round)
 
 
 def tracefs_mounted() -> bool:
@@ -242,7 +263,8 @@ class Session:
                  on_line: Callable[[str], None] | None = None,
                  on_attaching: Callable[[], None] | None = None,
                  on_attached: Callable[[], None] | None = None,
-                 echo_errors: bool = False, die_with_parent: bool = False) -> None:
+                 echo_errors: bool = False, die_with_parent: bool = False,
+                 sentinel: bool = False) -> None:
         self.program = program
         self.lines: list[str] = []
         self.attached = threading.Event()
@@ -258,13 +280,18 @@ class Session:
         #: An exception ON_LINE raised; wait() raises it again.
         self._failure: BaseException | None = None
         self._stopper: threading.Thread | None = None
+        #: The CPUs whose sentinel line came (None: no sentinel probe).
+        self._drained: set[int] | None = (
+            set() if sentinel and os.path.exists(
+                os.path.join(TRACEFS, "events/syscalls/sys_enter_kill")) else None)
         path = executable(bpftrace)
         if path is None:
             raise FileNotFoundError("bpftrace not found: %s" % (bpftrace or "bpftrace"))
         self._script = tempfile.NamedTemporaryFile("w", prefix="pyusdt-%s-" % name,
                                                    suffix=".bt")
         self._script.write(program + ("\nBEGIN { printf(\"%s\\n\"); }\n" % ATTACHED_MARK
-                                      if mark else ""))
+                                      if mark else "")
+                           + ("\n%s\n" % SENTINEL_PROBE if self._drained is not None else ""))
         self._script.flush()
         self.command = [path, *args, self._script.name, *params]
         try:
@@ -299,6 +326,9 @@ class Session:
                     self._call(self._on_attached)
                 if self._mark:
                     return
+        if self._drained is not None and line.startswith(SENTINEL_LINE):
+            self._drained.add(int(line[len(SENTINEL_LINE):] or -1))
+            return
         if self._keep:
             self.lines.append(line)
         self.last_line_at = time.monotonic()
@@ -372,12 +402,34 @@ class Session:
             time.sleep(0.005)
 
     def drain(self, quiet: float = 0.5, limit: float = 10) -> None:
-        """Waits until no output arrived for QUIET seconds (LIMIT at most)."""
+        """Waits until bpftrace has printed every event written so far: with
+        the sentinel probe, until its line came from every CPU (60 s at
+        most); without it, until no output arrived for QUIET seconds (LIMIT
+        at most).  Returns early if bpftrace has ended."""
+        if self._drained is not None:
+            self._drain_by_sentinel(60)
+            return
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             if time.monotonic() - self.last_line_at >= quiet:
                 return
             time.sleep(0.05)
+
+    def _drain_by_sentinel(self, limit: float) -> None:
+        assert self._drained is not None
+        self._drained.clear()
+        cpus = os.sched_getaffinity(0)
+        deadline = time.monotonic() + limit
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            for cpu in sorted(cpus - self._drained):
+                pinned = threading.Thread(target=_kill_sentinel_on, args=(cpu,))
+                pinned.start()
+                pinned.join()
+            stop = min(deadline, time.monotonic() + 1)
+            while time.monotonic() < stop and not cpus <= self._drained:
+                time.sleep(0.01)
+            if cpus <= self._drained:
+                return
 
     def wait(self, timeout: float | None = None) -> int:
         """Waits for bpftrace to exit (TIMEOUT: subprocess.TimeoutExpired)

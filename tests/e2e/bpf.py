@@ -35,6 +35,12 @@ ATTACH_TIMEOUT = 60
 #: the maps it prints at exit are lost: counting programs print theirs as
 #: they go).
 STOP_TIMEOUT = 60
+#: Sessions that compare whole streams (sentinel=True) get 8 MiB of perf
+#: buffer per CPU, 4 times the tools' (session.ENV_DEFAULTS): the busiest
+#: trace of the suite (ft_threads.py, every code probe on 9 threads, ~6 MB
+#: printed) then fits even while bpftrace is starved of CPU, as on a loaded
+#: CI machine, where 2 MiB lost thousands of events.
+WHOLE_STREAM_ENV = {"BPFTRACE_PERF_RB_PAGES": "2048"}
 
 
 class Layout(NamedTuple):
@@ -232,8 +238,12 @@ class Bpftrace(session.Session):
     """One bpftrace session of a test, its output collected as it comes.
     Its program must not have a BEGIN probe of its own."""
 
-    def __init__(self, program: str, args: list[str] = ()) -> None:
-        super().__init__(program, list(args), name="test")
+    def __init__(self, program: str, args: list[str] = (), sentinel: bool = False) -> None:
+        """SENTINEL: drain() waits for the sentinel probe's line from every
+        CPU (session.SENTINEL_PROBE), not for quiet: what a session that
+        compares whole streams of events after its program ended needs."""
+        env = dict(os.environ, **WHOLE_STREAM_ENV) if sentinel else None
+        super().__init__(program, list(args), name="test", sentinel=sentinel, env=env)
 
     def wait_attached(self, timeout: float = ATTACH_TIMEOUT) -> None:
         super().wait_attached(timeout)
@@ -319,7 +329,7 @@ def trace_system(program: str, script_args: list[str], *, stdin: str | None = No
     Either way the Python process is the child itself, so only events of
     the child's pid are kept."""
     command = pyusdt_command(script_args) if launcher else [support.PYTHON, *script_args]
-    bt = Bpftrace(program)
+    bt = Bpftrace(program, sentinel=True)
     try:
         bt.wait_attached()
         wait_for_semaphores(program, cwd, env)
@@ -355,7 +365,7 @@ def attach_by_pid(proc: subprocess.Popen, program: str, lib: str, *, stdin: str 
             out, err = proc.communicate()
             raise RuntimeError("%s exited (status %d) before bpftrace could attach:\n%s%s"
                                % (" ".join(proc.args), proc.returncode, out, err or ""))
-        bt = Bpftrace(program, ["-p", str(proc.pid)])
+        bt = Bpftrace(program, ["-p", str(proc.pid)], sentinel=True)
         if stdin is not None:
             bt.wait_attached()
         out, err = proc.communicate(stdin, timeout=timeout)

@@ -121,7 +121,7 @@ def wait_until(predicate, what: str, timeout: float = SETTLE, step: float = 0.02
 
 def attached(program: str, args: list[str] = ()) -> bpf.Bpftrace:
     """A bpftrace running PROGRAM, attached."""
-    tracer = bpf.Bpftrace(program, list(args))
+    tracer = bpf.Bpftrace(program, list(args), sentinel=True)
     tracer.wait_attached()
     return tracer
 
