@@ -217,6 +217,8 @@ class Recording:
         unmatched = 0
         for tid in sorted(self.threads):
             made, lost = self._thread_spans(tid, self.threads[tid], end)
+            for span in made:   # parents are indexes in SPANS, not in MADE
+                span.parent += len(spans) if span.parent >= 0 else 0
             spans += made
             unmatched += lost
         marks = sorted((mark for mark in self.marks if mark.time <= end),
