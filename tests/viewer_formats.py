@@ -132,23 +132,23 @@ def _nesting_errors(thread: tuple, spans: list[tuple[int, int, int]]) -> list[st
     return errors
 
 
-def nest_chrome(events: list[dict]) -> dict[int, tuple[dict, dict | None]]:
-    """Each complete event of EVENTS (by its index) with the innermost
-    complete event of its thread that contains it (None at the top),
-    found as chrome_errors' nesting check finds it."""
+def nest_chrome(events: list[dict]) -> dict[int, int | None]:
+    """Each complete event of EVENTS (by its index) with the index of the
+    innermost complete event of its thread that contains it (None at the
+    top), found as chrome_errors' nesting check finds it."""
     threads: dict[tuple, list[tuple[int, int, int]]] = {}
     for index, event in enumerate(events):
         if event.get("ph") == "X":
             threads.setdefault((event.get("pid"), event.get("tid")), []).append(
                 (_ns(event["ts"]), _ns(event["ts"] + event["dur"]), index))
-    result: dict[int, tuple[dict, dict | None]] = {}
+    result: dict[int, int | None] = {}
     for spans in threads.values():
         stack: list[tuple[int, int, int]] = []
         for start, end, index in sorted(spans, key=lambda s: (s[0], -s[1], s[2])):
             while stack and (stack[-1][1] < start or (stack[-1][1] == start
                                                       and end > start)):
                 stack.pop()
-            result[index] = (events[index], events[stack[-1][2]] if stack else None)
+            result[index] = stack[-1][2] if stack else None
             stack.append((start, end, index))
     return result
 
