@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pyusdt_tracer.timeline import Span, Trace
+from pyusdt_tracer.timeline import Span, Trace, thread_label
 
 SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 EXPORTER = "pyusdt"
@@ -51,7 +51,7 @@ def chrome(trace: Trace) -> dict[str, object]:
                                                key=lambda item: (item[0] != trace.pid,
                                                                  item[0]))):
         events.append({"name": "thread_name", "ph": "M", "pid": trace.pid, "tid": tid,
-                       "args": {"name": name}})
+                       "args": {"name": name + (" (main)" if tid == trace.pid else "")}})
         events.append({"name": "thread_sort_index", "ph": "M", "pid": trace.pid,
                        "tid": tid, "args": {"sort_index": index}})
     for span in trace.spans:
@@ -132,8 +132,8 @@ def speedscope(trace: Trace) -> dict[str, object]:
     frames = _Frames()
     profiles = []
     suffix = " [%s at %d events]" % (TRUNCATED, trace.max_events) if trace.truncated else ""
-    for tid, name in sorted(trace.threads.items(),
-                            key=lambda item: (item[0] != trace.pid, item[0])):
+    for tid in sorted(trace.threads, key=lambda tid: (tid != trace.pid, tid)):
+        name = thread_label(trace, tid)
         spans = [span for span in trace.spans if span.tid == tid]
         # Parents are indexes in trace.spans: renumber them in SPANS.
         where = {index: local for local, index in enumerate(

@@ -83,7 +83,9 @@ class Mark:
 class Trace:
     """A built timeline: SPANS (by thread, in order of start, a parent
     before its children), MARKS, THREADS (tid -> name), the process PID
-    and its NAME, BEGIN and END (ns), and what was lost or left out."""
+    and its NAME, BEGIN and END (ns), and what was lost or left out.
+    A thread's name is its comm: Linux's, as Python 3.14's threading
+    sets it (the main thread and older Pythons' threads: "python3")."""
 
     spans: list[Span]
     marks: list[Mark]
@@ -224,7 +226,7 @@ class Recording:
         marks = sorted((mark for mark in self.marks if mark.time <= end),
                        key=lambda mark: (mark.tid, mark.time))
         pid = next((thread.pid for thread in self.threads.values() if thread.pid), 0)
-        threads = {tid: thread_name(tid, pid, (names or {}).get(tid) or thread.comm)
+        threads = {tid: (names or {}).get(tid) or thread.comm or "thread"
                    for tid, thread in sorted(self.threads.items())}
         if filters:
             spans = keep(spans, filters)
@@ -295,8 +297,10 @@ class Recording:
         return result, unmatched
 
 
-def thread_name(tid: int, pid: int, comm: str) -> str:
-    return "%s (tid %d%s)" % (comm or "thread", tid, ", main" if tid == pid else "")
+def thread_label(trace: Trace, tid: int) -> str:
+    """A thread's name (its comm) with its tid, and "main" for the
+    process's first thread: what a viewer that shows only a name shows."""
+    return "%s (tid %d%s)" % (trace.threads[tid], tid, ", main" if tid == trace.pid else "")
 
 
 def matches(span: Span, prefixes: tuple[str, ...]) -> bool:

@@ -40,7 +40,7 @@ class RecordingTest(unittest.TestCase):
             (100, 1, "python", "numbers", 110, 120, "yield"),
             (100, 1, "python", "numbers", 150, 160, "yield")])
         self.assertEqual([span.entry for span in trace.spans], ["start", "start", "resume"])
-        self.assertEqual(trace.threads, {100: "python3 (tid 100, main)"})
+        self.assertEqual(trace.threads, {100: "python3"})
 
     def test_kernel_intervals_nest_in_the_span_they_began_in(self) -> None:
         trace = record(["> 100 100 s 1", "> 110 100 s 2", "S 100 120 180 230",
@@ -112,7 +112,7 @@ class FormatTest(unittest.TestCase):
         self.assertEqual(viewer_formats.chrome_errors(json.loads(json.dumps(data))), [])
         names = {event["args"]["name"] for event in data["traceEvents"]
                  if event["ph"] == "M" and event["name"] == "thread_name"}
-        self.assertEqual(names, {"python3 (tid 100, main)", "worker (tid 101)"})
+        self.assertEqual(names, {"python3 (main)", "worker"})
         marks = [event for event in data["traceEvents"] if event["ph"] == "i"]
         self.assertEqual([(m["name"], m["ts"], m["args"]) for m in marks],
                          [("MARK request", 0.025, {"detail": "id=7"})])
