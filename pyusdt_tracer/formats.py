@@ -31,6 +31,10 @@ def truncation_note(trace: Trace) -> str:
         TRUNCATED, trace.max_events)
 
 
+def lost_note(trace: Trace) -> str:
+    return "lost: bpftrace lost %d events; spans around them may be cut short" % trace.lost
+
+
 def _span_args(span: Span) -> dict[str, object]:
     args: dict[str, object] = dict(span.args)
     if span.kind == "python":
@@ -41,8 +45,9 @@ def _span_args(span: Span) -> dict[str, object]:
 
 def chrome(trace: Trace) -> dict[str, object]:
     """TRACE as a Chrome trace (JSON object format): a complete ("X")
-    event per span, an instant ("i") per mark and, when truncated, a
-    global instant named "truncated" where the recording stopped;
+    event per span, an instant ("i") per mark and, when truncated or
+    when bpftrace lost events, a global instant "truncated: ..." or
+    "lost: ..." at the end;
     process and thread names as metadata ("M") events."""
     events: list[dict[str, object]] = [
         {"name": "process_name", "ph": "M", "pid": trace.pid, "tid": trace.pid,
@@ -63,9 +68,11 @@ def chrome(trace: Trace) -> dict[str, object]:
         events.append({"name": "MARK %s" % mark.name, "cat": "mark", "ph": "i", "s": "t",
                        "ts": _us(mark.time - trace.begin), "pid": trace.pid,
                        "tid": mark.tid, "args": {"detail": mark.detail}})
-    if trace.truncated:
-        events.append({"name": truncation_note(trace), "cat": "pyusdt", "ph": "i",
-                       "s": "g", "ts": _us(trace.end - trace.begin), "pid": trace.pid,
+    notes = ([truncation_note(trace)] if trace.truncated else []) \
+        + ([lost_note(trace)] if trace.lost else [])
+    for note in notes:
+        events.append({"name": note, "cat": "pyusdt", "ph": "i", "s": "g",
+                       "ts": _us(trace.end - trace.begin), "pid": trace.pid,
                        "tid": trace.pid, "args": {}})
     return {"traceEvents": events, "displayTimeUnit": "ns",
             "otherData": {"exporter": EXPORTER, "clock": "CLOCK_MONOTONIC",
@@ -128,10 +135,12 @@ def _frame(span: Span) -> tuple[str, str, int]:
 def speedscope(trace: Trace) -> dict[str, object]:
     """TRACE as a speedscope file: one evented profile per thread, in
     nanoseconds, its name the thread's.  Marks have no place in the format
-    and are left out; truncation shows in the file's and profiles' names."""
+    and are left out; truncation and lost events show in the file's and
+    profiles' names."""
     frames = _Frames()
     profiles = []
     suffix = " [%s at %d events]" % (TRUNCATED, trace.max_events) if trace.truncated else ""
+    suffix += " [%d events lost]" % trace.lost if trace.lost else ""
     for tid in sorted(trace.threads, key=lambda tid: (tid != trace.pid, tid)):
         name = thread_label(trace, tid)
         spans = [span for span in trace.spans if span.tid == tid]

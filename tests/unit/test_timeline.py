@@ -86,6 +86,19 @@ class RecordingTest(unittest.TestCase):
                                     for event in data["traceEvents"] if event["ph"] == "i"])
         self.assertIn("[truncated at 4 events]", formats.speedscope(trace)["name"])
 
+    def test_lost_events_are_marked_in_both_formats(self) -> None:
+        recording = record(["> 100 100 s 1", "< 200 100 r 1"])
+        recording.lost = 17
+        trace = recording.build()
+        notes = [event["name"] for event in formats.chrome(trace)["traceEvents"]
+                 if event["ph"] == "i" and event["s"] == "g"]
+        self.assertEqual([note.split(":")[0] for note in notes], ["lost"])
+        self.assertIn("17 events", notes[0])
+        self.assertEqual(formats.chrome(trace)["otherData"]["lost_events"], 17)
+        data = formats.speedscope(trace)
+        self.assertIn("[17 events lost]", data["name"])
+        self.assertIn("[17 events lost]", data["profiles"][0]["name"])
+
     def test_filter_keeps_matching_functions_and_what_ran_inside_them(self) -> None:
         recording = record(["> 100 100 s 1", "> 110 100 s 2", "> 115 100 s 4",
                             "S 100 116 118 1", "< 120 100 r 4", "< 130 100 r 2",
