@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import IO
 
@@ -200,14 +201,19 @@ def _trace_pid(tool: Tool, bpftrace_path: str, options: argparse.Namespace,
 
 def _bound(bpftrace: session.Session, renderer: report.Renderer | None,
            options: argparse.Namespace) -> None:
-    """Stops BPFTRACE after --duration seconds, and when RENDERER (one that
-    can, pytimeline's) has all the events --max-events lets it keep."""
+    """Stops BPFTRACE --duration seconds after it attached, and when
+    RENDERER (one that can, pytimeline's) has all the events --max-events
+    lets it keep."""
     if renderer is not None and hasattr(renderer, "stop"):
         renderer.stop = bpftrace.interrupt
     if options.duration:
-        timer = threading.Timer(options.duration, bpftrace.interrupt)
-        timer.daemon = True
-        timer.start()
+        def stop_later() -> None:
+            # N.B. counted from the attach: attaching takes seconds on a
+            # busy machine.
+            bpftrace.attached.wait()
+            time.sleep(options.duration)
+            bpftrace.interrupt()
+        threading.Thread(target=stop_later, daemon=True).start()
 
 def _finish(bpftrace: session.Session, renderer: report.Renderer | None,
             signals: Signals) -> None:

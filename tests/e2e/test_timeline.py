@@ -255,6 +255,29 @@ class BoundsTest(unittest.TestCase):
         end = truncated[0]["ts"]
         self.assertTrue(all(e["ts"] + e.get("dur", 0) <= end + 0.001 for e in recorded))
 
+    def test_duration_stops_tracing_while_the_command_runs_on(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "trace.json")
+            command = toolrun.launcher("pytimeline", ["-o", path, "--duration", "1"]) + [
+                "--", support.PYTHON, support.target("tool_forever.py")]
+            running = toolrun.Background(command, stdin=True)
+            try:
+                # The file is written before the summary line.
+                running.wait_for(lambda r: "pytimeline:" in "".join(r.err),
+                                 "the summary of a trace stopped by --duration", 120)
+                with open(path) as file:
+                    data = json.load(file)
+                ticks = sum(1 for e in data["traceEvents"] if e.get("name") == "tick")
+                running.wait_for(lambda r: "".join(r.out).count("tick") > ticks + 2,
+                                 "the command ticking on untraced", 60)
+                running.proc.stdin.close()
+                run = running.finish()
+            finally:
+                running.kill()
+        self.assertEqual(run.returncode, 0, run.describe())
+        self.assertEqual(viewer_formats.chrome_errors(data)[:10], [])
+        self.assertGreater(ticks, 0, run.describe())
+
     def test_filter_keeps_matching_functions_and_their_kernel_intervals(self) -> None:
         run, data = run_timeline("timeline_work.py", "--filter", "sleeper",
                                  "--filter", "timeline_work.writer")
