@@ -220,6 +220,8 @@ def _finish(bpftrace: session.Session, renderer: report.Renderer | None,
     """Waits for BPFTRACE to end, then has RENDERER finish its report."""
     status = bpftrace.wait()
     if renderer is not None:
+        if bpftrace.interrupted_ns is not None and hasattr(renderer, "interrupted"):
+            renderer.interrupted(bpftrace.interrupted_ns)
         renderer.finish()
     if status != 0 and not signals.interrupted:
         raise TraceError("bpftrace failed (status %s)%s"

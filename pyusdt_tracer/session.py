@@ -258,6 +258,10 @@ class Session:
         #: An exception ON_LINE raised; wait() raises it again.
         self._failure: BaseException | None = None
         self._stopper: threading.Thread | None = None
+        #: When interrupt() or stop() was first called (time.monotonic_ns,
+        #: the clock of bpftrace's nsecs): bpftrace then detaches its probes
+        #: one by one, so events after it may lack their pairs.
+        self.interrupted_ns: int | None = None
         path = executable(bpftrace)
         if path is None:
             raise FileNotFoundError("bpftrace not found: %s" % (bpftrace or "bpftrace"))
@@ -398,6 +402,8 @@ class Session:
         lost).  It detaches every probe first, ~0.1-0.2 s each here.
         Returns its exit status."""
         started = time.monotonic()
+        if self.interrupted_ns is None:
+            self.interrupted_ns = time.monotonic_ns()
         if not interrupt(self.proc, timeout, group=True):
             os.killpg(self.proc.pid, signal.SIGKILL)
         status = self.wait()
@@ -408,6 +414,7 @@ class Session:
         """Ctrl-C without waiting: the first time, a thread sees to it that
         bpftrace acts on it (interrupt()); another is passed on as it is."""
         if self._stopper is None:
+            self.interrupted_ns = self.interrupted_ns or time.monotonic_ns()
             self._stopper = threading.Thread(target=interrupt, args=(self.proc,),
                                              daemon=True)
             self._stopper.start()

@@ -129,6 +129,11 @@ class Recording:
         #: The earliest time among the events refused: the trace is cut
         #: there, so that it holds every event before it.
         self.cut: int | None = None
+        #: When BEGIN and END fired: bpftrace attaches and detaches probes
+        #: one at a time, so events outside the two may lack their pairs
+        #: (a run of entries whose exits were detached first, say).
+        self.opened: int | None = None
+        self.closed: int | None = None
         self._seq = 0
 
     def thread(self, tid: int) -> _Thread:
@@ -168,6 +173,11 @@ class Recording:
                 pid, tid, comm = rest.split(" ", 2)
                 thread = self.thread(int(tid))
                 thread.pid, thread.comm = int(pid), comm
+            elif kind in ("B", "E"):
+                if kind == "B":
+                    self.opened = int(rest)
+                else:
+                    self.closed = int(rest)
             elif kind == "M":
                 head, _, detail = rest.partition("\t")
                 time, tid, name = head.split(" ", 2)
@@ -197,12 +207,17 @@ class Recording:
         self.thread(tid).intervals.append((start, self._seq, max(end, start), *item))
 
     def times(self) -> list[int]:
+        """The times of every event fed between BEGIN and END."""
         found = [time for thread in self.threads.values()
                  for time, *_ in thread.frames]
-        found += [end for thread in self.threads.values()
-                  for _, _, end, *_ in thread.intervals]
+        found += [time for thread in self.threads.values()
+                  for start, _, end, *_ in thread.intervals for time in (start, end)]
         found += [mark.time for mark in self.marks]
-        return found
+        return [time for time in found if self.inside(time)]
+
+    def inside(self, time: int) -> bool:
+        return (self.opened is None or time >= self.opened) and \
+            (self.closed is None or time <= self.closed)
 
     def build(self, filters: tuple[str, ...] = (), names: dict[int, str] | None = None,
               process: str | None = None) -> Trace:
@@ -212,7 +227,7 @@ class Recording:
         /proc names), PROCESS the process's."""
         times = self.times()
         begin = min(times, default=0)
-        end = max(times, default=0)
+        end = max(times, default=0) if self.closed is None else max(self.closed, begin)
         if self.cut is not None:
             end = min(end, self.cut)
         spans: list[Span] = []
@@ -223,7 +238,7 @@ class Recording:
                 span.parent += len(spans) if span.parent >= 0 else 0
             spans += made
             unmatched += lost
-        marks = sorted((mark for mark in self.marks if mark.time <= end),
+        marks = sorted((mark for mark in self.marks if begin <= mark.time <= end),
                        key=lambda mark: (mark.tid, mark.time))
         pid = next((thread.pid for thread in self.threads.values() if thread.pid), 0)
         threads = {tid: (names or {}).get(tid) or thread.comm or "thread"
@@ -245,9 +260,10 @@ class Recording:
         stack: list[int] = []   # indexes in spans of the open spans
         unmatched = 0
         items = sorted([(time, seq, 0, index) for index, (time, seq, *_)
-                        in enumerate(thread.frames) if time <= end]
+                        in enumerate(thread.frames) if self.inside(time) and time <= end]
                        + [(start, seq, 1, index) for index, (start, seq, *_)
-                          in enumerate(thread.intervals) if start <= end])
+                          in enumerate(thread.intervals)
+                          if self.inside(start) and start <= end])
 
         def close_intervals(time: int) -> None:
             # Kernel intervals hold no Python event: whatever follows one
@@ -390,6 +406,12 @@ class Timeline(report.Renderer):
               % self.recording.max_events, file=sys.stderr, flush=True)
         if self.stop is not None:
             self.stop()
+
+    def interrupted(self, ns: int) -> None:
+        """bpftrace was interrupted at NS (its clock): the recording ends
+        there, before it detached a probe."""
+        closed = self.recording.closed
+        self.recording.closed = ns if closed is None else min(closed, ns)
 
     def event(self, event: dict[str, Any]) -> None:
         kind, data = event.get("type"), event.get("data")

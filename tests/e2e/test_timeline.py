@@ -278,6 +278,34 @@ class BoundsTest(unittest.TestCase):
         self.assertEqual(viewer_formats.chrome_errors(data)[:10], [])
         self.assertGreater(ticks, 0, run.describe())
 
+    def test_pid_trace_of_a_running_program_drops_exits_it_never_saw_enter(self) -> None:
+        target = toolrun.Background([support.PYTHON, "-m", "pyusdt",
+                                     support.target("tool_forever.py")], stdin=True)
+        try:
+            target.wait_for(lambda t: t.out, "the target's first tick")
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "trace.json")
+                run = toolrun.Background(toolrun.launcher(
+                    "pytimeline", ["-o", path, "--duration", "1", "-p", str(target.proc.pid)]))
+                try:
+                    run = run.finish(toolrun.TIMEOUT)
+                finally:
+                    run.kill() if isinstance(run, toolrun.Background) else None
+                with open(path) as file:
+                    data = json.load(file)
+            self.assertIsNone(target.proc.poll(), "the traced process was stopped")
+        finally:
+            target.proc.stdin.close()
+            target.finish()
+        self.assertEqual(run.returncode, 0, run.describe())
+        self.assertEqual(viewer_formats.chrome_errors(data)[:10], [])
+        spans = [e for e in data["traceEvents"] if e.get("cat") == "python"]
+        self.assertTrue(spans, run.describe())
+        # main() was entered before the attach: its ticks are outermost,
+        # each entered and left within the trace (or cut by its end).
+        self.assertEqual({e["name"] for e in spans} - {"tick"}, set(), run.describe())
+        self.assertEqual({e["args"]["exit"] for e in spans[:-1]}, {"return"})
+
     def test_filter_keeps_matching_functions_and_their_kernel_intervals(self) -> None:
         run, data = run_timeline("timeline_work.py", "--filter", "sleeper",
                                  "--filter", "timeline_work.writer")

@@ -4,6 +4,8 @@ and the format checkers (tests/viewer_formats.py) the e2e tests rely on."""
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import os
 import subprocess
@@ -63,6 +65,20 @@ class RecordingTest(unittest.TestCase):
                         "< 90 101 r 4"]).build()
         self.assertEqual(shape(trace)[0], (100, 0, "python", "<module>", 100, 150, ""))
         self.assertEqual(trace.unmatched, 1)
+
+    def test_only_events_while_every_probe_was_attached_are_kept(self) -> None:
+        # Before BEGIN and after the interrupt, bpftrace attaches and
+        # detaches probes one at a time: the exit of 2 (at 60) and the
+        # entries after 300 have no pairs.
+        recording = record(["> 50 100 s 2", "< 60 100 r 2", "B 80", "> 100 100 s 1",
+                            "> 110 100 s 2", "< 120 100 r 2", "> 310 100 s 2",
+                            "> 320 100 s 2", "E 400"])
+        renderer = timeline.Timeline(argparse.Namespace(), io.StringIO())
+        renderer.recording = recording
+        renderer.interrupted(300)
+        self.assertEqual(shape(recording.build()), [
+            (100, 0, "python", "<module>", 100, 300, ""),
+            (100, 1, "python", "handle", 110, 120, "return")])
 
     def test_max_events_cuts_at_the_earliest_event_refused(self) -> None:
         full = []
