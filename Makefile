@@ -131,6 +131,15 @@ stress: lib ## minutes-long: 500 exits and 200 attach/detach cycles traced, stdl
 test: ## build for every Python >= 3.12 found, then run all tests on each
 	$(Q)$(PYTHON) tests/run_all.py $(if $(filter command line environment,$(origin PYTHON)),--python $(PYTHON))
 
+# The browser tests (tests/e2e/test_timeline_browser.py) load traces in
+# speedscope, driven by playwright-core: npm installs the versions
+# tests/browser/package-lock.json pins into build/node/ (not the checkout).
+.PHONY: browser-deps
+browser-deps: ## npm packages of the browser tests into build/node/ (needs npm)
+	$(Q)mkdir -p build/node
+	$(Q)cp tests/browser/package.json tests/browser/package-lock.json build/node/
+	$(Q)cd build/node && npm ci --no-audit --no-fund --loglevel=error
+
 demo: ## live trace of examples/sleep.py under sample.bt (installs bpftrace if root)
 	$(Q)scripts/demo
 

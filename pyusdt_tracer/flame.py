@@ -1,7 +1,8 @@
 """``python -m pyusdt.flame folded.txt -o flame.svg``: draws folded stacks
 (``main;work;fib 1234``, as pyusdt's pyflame tool, flamegraph.pl's
 stackcollapse scripts and many profilers write them) as a self-contained,
-interactive SVG flame graph.
+interactive SVG flame graph; ``-o flame.json`` (or ``--format speedscope``)
+writes them as a speedscope file instead (pyusdt_tracer/formats.py).
 
 The SVG needs nothing else: no network, no fonts, no external scripts.
 Hovering a frame shows its name, value and share of the whole; clicking it
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
@@ -27,6 +29,9 @@ CHAR_WIDTH = 7.2
 PAD_TOP = 50
 PAD_BOTTOM = 30
 PAD_SIDE = 10
+#: speedscope's name of each --unit.
+SPEEDSCOPE_UNITS = {"us": "microseconds", "ns": "nanoseconds", "ms": "milliseconds",
+                    "s": "seconds", "bytes": "bytes"}
 #: Frames narrower than this many pixels are left out, as flamegraph.pl does.
 MIN_WIDTH = 0.1
 
@@ -55,11 +60,10 @@ class Frame:
         return 1 + max((child.depth() for child in self.children.values()), default=0)
 
 
-def parse(lines: Iterable[str]) -> Frame:
-    """The merged tree (root named "all") of folded stack LINES: each
-    "frame;frame;... VALUE".  Blank lines and lines starting with "#" are
-    skipped; anything else raises FoldedError."""
-    root = Frame("all")
+def read_stacks(lines: Iterable[str]) -> Iterator[tuple[list[str], float]]:
+    """The stacks of folded stack LINES, each "frame;frame;... VALUE", as
+    (frames root first, value).  Blank lines and lines starting with "#"
+    are skipped; anything else raises FoldedError."""
     for number, line in enumerate(lines, 1):
         line = line.rstrip("\r\n")
         if not line.strip() or line.startswith("#"):
@@ -71,9 +75,22 @@ def parse(lines: Iterable[str]) -> Frame:
             raise FoldedError("line %d: no value at the end: %r" % (number, line)) from None
         if not stack or value < 0 or value != value:
             raise FoldedError("line %d: not a stack and a value: %r" % (number, line))
+        yield stack.split(";"), value
+
+
+def parse(lines: Iterable[str]) -> Frame:
+    """The merged tree (root named "all") of folded stack LINES (as
+    read_stacks reads them)."""
+    return tree(read_stacks(lines))
+
+
+def tree(stacks: Iterable[tuple[list[str], float]]) -> Frame:
+    """The merged tree (root named "all") of STACKS."""
+    root = Frame("all")
+    for stack, value in stacks:
         root.value += value
         node = root
-        for name in stack.split(";"):
+        for name in stack:
             node = node.child(name)
             node.value += value
     return root
@@ -224,7 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         "graph that needs nothing else to view.")
     parser.add_argument("folded", help="the folded stacks file ('-' for stdin)")
     parser.add_argument("-o", "--output", metavar="FILE",
-                        help="the SVG file to write (default: stdout)")
+                        help="the file to write (default: stdout): SVG, or speedscope "
+                             "JSON if FILE ends in .json")
+    parser.add_argument("--format", choices=("svg", "speedscope"),
+                        help="what to write (default: by FILE's name, else svg)")
     parser.add_argument("--title", default="Flame graph", help="the graph's title")
     parser.add_argument("--unit", default="us",
                         help="what the values count (default: us, as pyflame writes)")
@@ -232,25 +252,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.folded == "-":
-            root = parse(sys.stdin)
+            stacks = list(read_stacks(sys.stdin))
         else:
             with open(args.folded, encoding="utf-8", errors="replace") as file:
-                root = parse(file)
+                stacks = list(read_stacks(file))
     except OSError as exc:
         print("%s: cannot read %s: %s" % (PROG, args.folded, exc.strerror), file=sys.stderr)
         return 1
     except FoldedError as exc:
         print("%s: %s: %s" % (PROG, args.folded, exc), file=sys.stderr)
         return 1
-    if root.value <= 0:
+    if sum(value for _, value in stacks) <= 0:
         print("%s: %s holds no stacks" % (PROG, args.folded), file=sys.stderr)
         return 1
-    svg = render(root, title=args.title, unit=args.unit, width=max(args.width, 200))
+    kind = args.format or ("speedscope" if (args.output or "").endswith(".json") else "svg")
+    if kind == "speedscope":
+        from pyusdt_tracer import formats
+        unit = SPEEDSCOPE_UNITS.get(args.unit, "none")
+        text = json.dumps(formats.speedscope_from_folded(stacks, args.title, unit)) + "\n"
+    else:
+        text = render(tree(stacks), title=args.title, unit=args.unit,
+                      width=max(args.width, 200))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as file:
-            file.write(svg)
+            file.write(text)
     else:
-        sys.stdout.write(svg)
+        sys.stdout.write(text)
     return 0
 
 

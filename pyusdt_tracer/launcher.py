@@ -17,10 +17,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import IO
 
-from pyusdt_tracer import report, session
+from pyusdt_tracer import report, session, timeline
 from pyusdt_tracer.command import (ATTACH_TIMEOUT, exit_status, library_of, python_command,
                                    send_signal, status_text, child_environment,
                                    wait_for_library)
@@ -85,7 +87,8 @@ def parser() -> argparse.ArgumentParser:
         epilog="Examples:\n"
                "  sudo %(prog)s pycalls -n 10 -- python app.py\n"
                "  sudo %(prog)s pyoffcpu -p 4242\n"
-               "  sudo %(prog)s pyflame -o app.svg -- python app.py",
+               "  sudo %(prog)s pyflame -o app.svg -- python app.py\n"
+               "  sudo %(prog)s pytimeline -o app.json --duration 5 -p 4242",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parse.add_argument("tool", nargs="?", help="the tool to run (see --list)")
     parse.add_argument("--list", action="store_true", help="list the tools and exit")
@@ -100,6 +103,17 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("-o", "--output", metavar="FILE",
                        help="write the report to FILE (pyflame: folded stacks, or a "
                             "flame graph if FILE ends in .svg)")
+    parse.add_argument("--duration", type=_positive, metavar="SECONDS",
+                       help="stop tracing after SECONDS seconds (the command runs on)")
+    parse.add_argument("--format", choices=timeline.FORMATS,
+                       help="pytimeline: the file's format (default: chrome, for "
+                            "Perfetto and chrome://tracing)")
+    parse.add_argument("--max-events", type=_natural, metavar="N",
+                       help="pytimeline: record at most N events, then stop "
+                            "(the file says it is truncated)")
+    parse.add_argument("--filter", action="append", metavar="PREFIX",
+                       help="pytimeline: keep only functions whose qualified name, "
+                            "or module.qualname, starts with PREFIX (repeatable)")
     parse.add_argument("--raw", action="store_true",
                        help="print bpftrace's own output (maps keyed by code_id)")
     parse.add_argument("--bpftrace", metavar="PATH",
@@ -114,6 +128,16 @@ def _natural(text: str) -> int:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError("expected a whole number, not %r" % text)
+    return value
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not value > 0:
+        raise argparse.ArgumentTypeError("expected a positive number of seconds, not %r"
+                                         % text)
     return value
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -137,6 +161,7 @@ def trace(options: argparse.Namespace, command: list[str]) -> int:
     """Runs the trace OPTIONS and COMMAND describe; returns the exit status."""
     tool = find_tool(options.tool)
     check_options(tool, options)
+    timeline.check_options(tool.report, options)
     python = None
     if command:
         python = python_command(command, ATTACH_TIMEOUT)
@@ -170,14 +195,33 @@ def _trace_pid(tool: Tool, bpftrace_path: str, options: argparse.Namespace,
     bpftrace = start_bpftrace(bpftrace_path, tool, library, options.pid, options,
                               feeder(renderer, out))
     signals.bpftrace = bpftrace
+    _bound(bpftrace, renderer, options)
     _finish(bpftrace, renderer, signals)
     return 0
+
+def _bound(bpftrace: session.Session, renderer: report.Renderer | None,
+           options: argparse.Namespace) -> None:
+    """Stops BPFTRACE --duration seconds after it attached, and when
+    RENDERER (one that can, pytimeline's) has all the events --max-events
+    lets it keep."""
+    if renderer is not None and hasattr(renderer, "stop"):
+        renderer.stop = bpftrace.interrupt
+    if options.duration:
+        def stop_later() -> None:
+            # N.B. counted from the attach: attaching takes seconds on a
+            # busy machine.
+            bpftrace.attached.wait()
+            time.sleep(options.duration)
+            bpftrace.interrupt()
+        threading.Thread(target=stop_later, daemon=True).start()
 
 def _finish(bpftrace: session.Session, renderer: report.Renderer | None,
             signals: Signals) -> None:
     """Waits for BPFTRACE to end, then has RENDERER finish its report."""
     status = bpftrace.wait()
     if renderer is not None:
+        if bpftrace.interrupted_ns is not None and hasattr(renderer, "interrupted"):
+            renderer.interrupted(bpftrace.interrupted_ns)
         renderer.finish()
     if status != 0 and not signals.interrupted:
         raise TraceError("bpftrace failed (status %s)%s"
@@ -208,6 +252,7 @@ def _trace_command(tool: Tool, bpftrace_path: str, python: list[str],
         bpftrace = start_bpftrace(bpftrace_path, tool, library, proc.pid, options,
                                   feeder(renderer, out), attaching=stop, attached=resume)
         signals.bpftrace = bpftrace
+        _bound(bpftrace, renderer, options)
         try:
             _finish(bpftrace, renderer, signals)
         finally:

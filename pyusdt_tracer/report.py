@@ -409,6 +409,16 @@ class Flame(Renderer):
         return lines
 
 
+class Timeline(Renderer):
+    """pytimeline: a Chrome trace or speedscope file, built by
+    pyusdt_tracer.timeline (imported here only when used: it imports this
+    module)."""
+
+    def __new__(cls, options: argparse.Namespace, out: IO[str]) -> Renderer:
+        from pyusdt_tracer.timeline import Timeline as Built
+        return Built(options, out)
+
+
 def exception_type(text: str) -> str:
     """The type of an exception as pyusdt renders it: "Type: message"."""
     return text.split(": ", 1)[0]

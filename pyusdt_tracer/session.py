@@ -284,6 +284,10 @@ class Session:
         self._drained: set[int] | None = (
             set() if sentinel and os.path.exists(
                 os.path.join(TRACEFS, "events/syscalls/sys_enter_kill")) else None)
+        #: When interrupt() or stop() was first called (time.monotonic_ns,
+        #: the clock of bpftrace's nsecs): bpftrace then detaches its probes
+        #: one by one, so events after it may lack their pairs.
+        self.interrupted_ns: int | None = None
         path = executable(bpftrace)
         if path is None:
             raise FileNotFoundError("bpftrace not found: %s" % (bpftrace or "bpftrace"))
@@ -450,6 +454,8 @@ class Session:
         lost).  It detaches every probe first, ~0.1-0.2 s each here.
         Returns its exit status."""
         started = time.monotonic()
+        if self.interrupted_ns is None:
+            self.interrupted_ns = time.monotonic_ns()
         if not interrupt(self.proc, timeout, group=True):
             os.killpg(self.proc.pid, signal.SIGKILL)
         status = self.wait()
@@ -460,6 +466,7 @@ class Session:
         """Ctrl-C without waiting: the first time, a thread sees to it that
         bpftrace acts on it (interrupt()); another is passed on as it is."""
         if self._stopper is None:
+            self.interrupted_ns = self.interrupted_ns or time.monotonic_ns()
             self._stopper = threading.Thread(target=interrupt, args=(self.proc,),
                                              daemon=True)
             self._stopper.start()

@@ -25,7 +25,7 @@ from pyusdt_tracer import tools as trace_tools
 from tests import attaching, support
 
 TOOLS = ("pycalls", "pyflow", "pystat", "pysyscalls", "pyoffcpu", "pygc", "pyexc",
-         "pyflame")
+         "pyflame", "pytimeline")
 TOOLS_DIR = os.path.join(support.REPO, "tools")
 IS_ROOT = os.geteuid() == 0
 
