@@ -76,8 +76,9 @@ class TraceAttachesFirst(unittest.TestCase):
                            "pycalls' BEGIN", timeout=attaching.SETTLE)
         traced = target.lines_from_now(100)
         self.assertEqual(target.stop(), 7, target.describe())
-        out, err = launcher.communicate(timeout=attaching.SETTLE)
-        self.assertEqual(launcher.returncode, 0, err)
+        status = launcher.finish(timeout=attaching.SETTLE)
+        out, err = "".join(launcher.stdout), launcher.stderr
+        self.assertEqual(status, 0, err)
         notices = [line for line in err.splitlines() if "attached pyusdt" in line]
         self.assertEqual(len(notices), 1, err)
         self.assertRegex(notices[0], r"^python -m pyusdt\.trace: attached pyusdt to process "
@@ -174,10 +175,14 @@ class ServiceUnderLoad(unittest.TestCase):
             thread.start()
         try:
             harness.wait_until(lambda: len(answered) >= 500, "500 answers untraced")
-            launcher = launch("pycalls", "-p", str(target.pid))
-            self.addCleanup(launcher.kill)
+            launcher = LineProgram(launch("pycalls", "-p", str(target.pid)))
+            self.addCleanup(launcher.proc.kill)
             harness.wait_until(lambda: probes_attached(target, "PY_START", "PY_RETURN"),
                                "bpftrace's probes attached")
+            # N.B. counted from BEGIN: the semaphores rise before bpftrace's
+            # programs are live.
+            harness.wait_until(lambda: "Tracing Python calls" in launcher.stderr,
+                               "pycalls' BEGIN")
             traced_from = len(answered)
             harness.wait_until(lambda: len(answered) >= traced_from + 1000,
                                "1,000 answers traced")
