@@ -72,6 +72,17 @@ class Target(LineProgram):
         with open("/proc/%d/maps" % self.pid) as maps:
             return "libpyusdt" in maps.read()
 
+    def lines_from_now(self, count: int) -> list[str]:
+        """Waits until COUNT lines have come after every line received so
+        far, and returns them.  N.B. not COUNT calls of next_line(): a
+        program in loop mode prints all the while, and every line it printed
+        while the test waited (for an attach, a tracer) is queued already;
+        reading those returns at once, long before it has run any further."""
+        mark = len(self.stdout)
+        while len(self.stdout) < mark + count:
+            self.next_line()
+        return self.stdout[mark:mark + count]
+
     def stop(self, timeout: float = SETTLE) -> int:
         """Asks the program to end; its exit status (it is killed if it
         does not end within TIMEOUT)."""

@@ -62,21 +62,19 @@ class TraceAttachesFirst(unittest.TestCase):
         self.addCleanup(target.close)
         for _ in range(5):
             target.next_line()
-        launcher = LineProgram(subprocess.Popen(
-            [support.PYTHON, "-m", "pyusdt.trace", "pycalls", "-p", str(target.pid)],
-            cwd=support.REPO, env=attaching.attach_env(), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        launcher = LineProgram(launch("pycalls", "-p", str(target.pid)))
         self.addCleanup(launcher.proc.kill)
         # The trace runs until the program ends: once it has called beat()
         # under the tracer for a while.  N.B. pyusdt sees a probe attached
         # when bpftrace raises its semaphore, before its program is live;
-        # pycalls' BEGIN line says every probe is.
+        # pycalls' BEGIN line says every probe is.  The program prints one
+        # line per beat() all the while: those it printed before are
+        # queued, and say nothing about the trace.
         harness.wait_until(lambda: probes_attached(target, "PY_START", "PY_RETURN"),
                            "bpftrace's probes attached")
         harness.wait_until(lambda: "Tracing Python calls" in launcher.stderr,
                            "pycalls' BEGIN", timeout=attaching.SETTLE)
-        for _ in range(100):
-            target.next_line()
+        traced = target.lines_from_now(100)
         self.assertEqual(target.stop(), 7, target.describe())
         status = launcher.finish(timeout=attaching.SETTLE)
         out, err = "".join(launcher.stdout), launcher.stderr
@@ -85,9 +83,31 @@ class TraceAttachesFirst(unittest.TestCase):
         self.assertEqual(len(notices), 1, err)
         self.assertRegex(notices[0], r"^python -m pyusdt\.trace: attached pyusdt to process "
                          r"%d \(Python " % target.pid)
-        self.assertIn("beat", out, "launcher stderr:\n%s\ntarget:\n%s" % (err, target.describe()))
         numbers = [int(line) for line in target.stdout[1:-1]]
         self.assertEqual(numbers, list(range(1, len(numbers) + 1)), "a broken sequence")
+        # The 100 lines read after BEGIN are 100 calls of beat() under the
+        # tracer, but for any the reader had not received yet (23: most).
+        # Each loop calls exists() then beat(), and exists() once more to
+        # end: the one probe, PY_START, counts both from the same moment.
+        beats, exists = calls_of("beat", out), calls_of("exists", out)
+        self.assertTrue(beats is not None and 23 <= beats <= numbers[-1]
+                        and exists in (beats, beats + 1), (
+            "pycalls counted %s calls of beat() and %s of exists(); the program made "
+            "%d, printing %s to %s after pycalls' BEGIN\n--- report (every code in "
+            "@calls) ---\n%s--- launcher stderr ---\n%s\n%s"
+            % (beats, exists, numbers[-1], traced[0].strip(), traced[-1].strip(), out,
+               err, target.describe())))
+
+
+def calls_of(function: str, report: str) -> int | None:
+    """The CALLS column of FUNCTION's row in pycalls' REPORT; None if it has
+    no row.  N.B. counted from the right: a shortened FILE:LINE may hold
+    a space ("..en genericpath>:16")."""
+    for line in report.splitlines():
+        fields = line.split()
+        if fields and fields[0] == function:
+            return int(fields[-4])   # CALLS, TOTAL ms, SELF ms, AVG us
+    return None
 
 
 def launch(*args: str) -> subprocess.Popen:
@@ -155,10 +175,14 @@ class ServiceUnderLoad(unittest.TestCase):
             thread.start()
         try:
             harness.wait_until(lambda: len(answered) >= 500, "500 answers untraced")
-            launcher = launch("pycalls", "-p", str(target.pid))
-            self.addCleanup(launcher.kill)
+            launcher = LineProgram(launch("pycalls", "-p", str(target.pid)))
+            self.addCleanup(launcher.proc.kill)
             harness.wait_until(lambda: probes_attached(target, "PY_START", "PY_RETURN"),
                                "bpftrace's probes attached")
+            # N.B. counted from BEGIN: the semaphores rise before bpftrace's
+            # programs are live.
+            harness.wait_until(lambda: "Tracing Python calls" in launcher.stderr,
+                               "pycalls' BEGIN")
             traced_from = len(answered)
             harness.wait_until(lambda: len(answered) >= traced_from + 1000,
                                "1,000 answers traced")
@@ -169,8 +193,9 @@ class ServiceUnderLoad(unittest.TestCase):
         self.assertEqual(failures, [], "%d of %d requests failed" % (len(failures),
                                                                      len(answered)))
         self.assertEqual(target.stop(), 7, target.describe())
-        out, err = launcher.communicate(timeout=attaching.SETTLE)
-        self.assertEqual(launcher.returncode, 0, err)
+        status = launcher.finish(timeout=attaching.SETTLE)
+        out, err = "".join(launcher.stdout), launcher.stderr
+        self.assertEqual(status, 0, err)
         self.assertIn("square", out)
         self.assertIn("do_GET", out)
         self.assertEqual(pyusdt_reports(target.stderr)[1], [], target.stderr)

@@ -92,8 +92,7 @@ class AttachToRunningPython(AttachTestCase):
             target.next_line()
         library = self.assertAttached(attaching.attach(target.pid), target)
         self.assertTrue(os.path.isabs(library))
-        for _ in range(20):
-            target.next_line()   # still running after the attach
+        target.lines_from_now(20)   # still running after the attach
         self.assertEndsUntouched(target)
         numbers = [int(line) for line in target.stdout[1:-1]]
         self.assertEqual(numbers, list(range(1, len(numbers) + 1)), "a broken sequence")
