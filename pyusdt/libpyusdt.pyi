@@ -44,6 +44,10 @@ def _sync() -> tuple[str, ...]:
     """Reads the semaphores and applies them now; returns the attached
     probes' names."""
 
+def _release_forced() -> tuple[str, ...]:
+    """Lowers the semaphores PYUSDT_FORCE raised (a detach) and applies it;
+    returns the attached probes' names."""
+
 def _poll_period_us() -> int:
     """How often the poller reads the semaphores, in microseconds: the poll
     interval, less the GIL switch interval (at most half) on 3.12."""

@@ -105,6 +105,13 @@ PyDoc_STRVAR(poll_period_doc,
 "taking the GIL from a busy thread waits that long.");
 
 static PyObject *
+release_forced(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    pyusdt_release_forced();
+    return probeset_names(pyusdt_sync());
+}
+
+static PyObject *
 poll_period(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
     return PyLong_FromLongLong(pyusdt_poll_period_us());
@@ -332,6 +339,10 @@ static PyMethodDef module_methods[] = {
      METH_FASTCALL | METH_KEYWORDS, mark_doc},
     {"marking", marking, METH_NOARGS, marking_doc},
     {"_sync", sync_now, METH_NOARGS, sync_doc},
+    {"_release_forced", release_forced, METH_NOARGS,
+     "_release_forced() -> tuple\n\nLowers the semaphores PYUSDT_FORCE raised, "
+     "as a tracer detaching\nwould, and applies it; returns the attached "
+     "probes' names."},
     {"_poll_period_us", poll_period, METH_NOARGS, poll_period_doc},
     {"_hide_code", hide_code, METH_O,
      "_hide_code(code)\n\nNever report events of CODE (the frames that "

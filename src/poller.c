@@ -89,6 +89,13 @@ pyusdt_forced(void)
 }
 
 void
+pyusdt_release_forced(void)
+{
+    pyusdt_probes_unforce(poller.forced);
+    poller.forced = 0;
+}
+
+void
 pyusdt_config_load(void)
 {
     const char *text = getenv("PYUSDT_CHECK_MSEC");

@@ -98,14 +98,27 @@ pyusdt_probes_parse(const char *list, pyusdt_probeset *set)
     return rc;
 }
 
-void
-pyusdt_probes_force(pyusdt_probeset set)
+/* Adds DELTA to the semaphores of SET (modulo 2^16, as they count). */
+static void
+add_to_semaphores(pyusdt_probeset set, unsigned short delta)
 {
 #define PYUSDT_X(provider, name, args)                                      \
     if (set & PYUSDT_BIT(name)) {                                           \
-        __atomic_add_fetch(&provider##_##name##_semaphore, 1,              \
+        __atomic_add_fetch(&provider##_##name##_semaphore, delta,          \
                            __ATOMIC_RELAXED);                               \
     }
     PYUSDT_PROBE_LIST(PYUSDT_X)
 #undef PYUSDT_X
+}
+
+void
+pyusdt_probes_force(pyusdt_probeset set)
+{
+    add_to_semaphores(set, 1);
+}
+
+void
+pyusdt_probes_unforce(pyusdt_probeset set)
+{
+    add_to_semaphores(set, (unsigned short)-1);
 }

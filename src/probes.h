@@ -139,6 +139,9 @@ int pyusdt_probes_parse(const char *list, pyusdt_probeset *set);
  * PYUSDT_FORCE, a testing and benchmarking switch. */
 void pyusdt_probes_force(pyusdt_probeset set);
 
+/* Lowers the semaphores of SET by one, as a detaching consumer would. */
+void pyusdt_probes_unforce(pyusdt_probeset set);
+
 /* Writes the names in SET, comma-separated, into BUF ("none" if empty). */
 void pyusdt_probes_format(pyusdt_probeset set, char *buf, size_t size);
 
