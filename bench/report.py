@@ -117,6 +117,17 @@ def table(results: dict) -> str:
     for case in ("forced steady", "forced churn", "traced steady"):
         row("memory: %s, RSS growth 1M → 10M events, KiB" % case, "< 1024",
             lambda p, c=case: _cell(p.get("memory"), c, "growth_kib", fmt="%d"))
+    row("audit hook after a detach: open+close, time ratio to plain (control: plain/plain)",
+        "≤ 1.01", lambda p: _with_control(p.get("audit"), "pyusdt, audit hook detached"))
+    row("audit hook after a detach: open+close, time ratio to pyusdt without the hook", "",
+        lambda p: _cell(p.get("audit"), "pyusdt, audit hook detached", "vs_armed",
+                        fmt="%.3f", mark=False))
+    row("audit hook after a detach: instructions per open+close, plain / hooked (ratio), "
+        "valgrind", "",
+        lambda p: "%s / %s (%s)" % tuple(
+            _cell(p.get("audit"), "instructions per open+close", k, fmt=f, mark=False)
+            for k, f in (("plain", "%.0f"), ("pyusdt, audit hook detached", "%.0f"),
+                         ("ratio to plain", "%.4f"))))
 
     header = "| | %s | target |" % " | ".join("Python " + v for v in versions)
     lines = [header, "|---|%s---|" % ("---|" * len(versions))]

@@ -66,7 +66,7 @@ def _configs(target: Target, name: str) -> dict[str, tuple[list[str], dict[str, 
 
 
 def _entry(name: str, rounds: list, measured: str, cycles: int,
-           target: float | None = TARGET_RATIO) -> dict[str, object]:
+           target: float | None = TARGET_RATIO, size: int | None = None) -> dict[str, object]:
     # N.B. over all cycles: a ratio of two repetitions of one cycle does not
     # depend on how fast the machine was then (both ran at that speed), so
     # every cycle counts; the quiet ones alone are a tenth as many.
@@ -74,8 +74,8 @@ def _entry(name: str, rounds: list, measured: str, cycles: int,
     control = paired_figure(rounds, ["plain", "plain, control"],
                             lambda t: t["plain, control"] / t["plain"])
     result = {
-        "workload": "%s(%d), %d rounds of %d turns" % (name, SIZES[name], len(rounds),
-                                                     cycles),
+        "workload": "%s(%d), %d rounds of %d turns" % (name, size or SIZES[name],
+                                                     len(rounds), cycles),
         "ratio": ratio["all_cycles"]["median"],
         "cycles": ratio,
         "control": control["all_cycles"]["median"],

@@ -13,6 +13,9 @@ Usage:
       for these events (2-argument ones only): what CPython itself costs
       per event.  --idle-thread yes: first start a thread that blocks for
       good (what any second thread costs a program: see untraced.py).
+      --audit-hook detached: with PYUSDT_FORCE=AUDIT (pyusdt's audit hook
+      added at import), lower that semaphore first, as a tracer detaching
+      would: the hook stays, unattached (see audit.py).
   workloads.py serve NAME SIZE [options, as for time]
       The same workload, one repetition per line read from stdin: prints a
       JSON line {"ready": true, "calls": N} once set up, then the CPU
@@ -186,8 +189,19 @@ def make_stdlib(size: int) -> tuple[Callable[[], object], None]:
     return run, None
 
 
+def make_openclose(size: int) -> tuple[Callable[[], object], None]:
+    """Opens and closes os.devnull SIZE times: one "open" audit event each
+    (PEP 578), the workload of the audit hook's cost."""
+    def run() -> int:
+        for _ in range(size):
+            open(os.devnull, "rb").close()
+        return size
+    return run, None
+
+
 WORKLOADS = {
     "fib": make_fib,
+    "openclose": make_openclose,
     "walk": make_walk,
     "label": make_label,
     "oo": make_oo,
@@ -231,6 +245,15 @@ def cpython_floor(probes: list[str]) -> None:
         mon.register_callback(tool, event, operator.is_)
         events |= event
     mon.set_events(tool, events)
+
+
+def detach_audit_hook() -> None:
+    """Leaves pyusdt's audit hook installed and no tracer attached."""
+    import pyusdt
+    if not pyusdt.status().audit_hook:
+        sys.exit("workloads: no audit hook: run with PYUSDT_FORCE=AUDIT")
+    if pyusdt._lib._release_forced():
+        sys.exit("workloads: probes still attached: %s" % (pyusdt.status(),))
 
 
 def idle_thread() -> None:
@@ -296,6 +319,8 @@ def prepare(args: list[str]) -> tuple[Callable[[], object], int | None]:
         cpython_floor(options["--cpython-floor"].split(","))
     if options.get("--idle-thread") == "yes":
         idle_thread()
+    if options.get("--audit-hook") == "detached":
+        detach_audit_hook()
     return run, calls
 
 

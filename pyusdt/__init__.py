@@ -38,12 +38,16 @@ else:
 #: probes fed otherwise, and for an event this Python lacks.
 PROBES: tuple[tuple[str, int, str], ...] = _lib.PROBES
 
+#: The probes of provider ``python``, CPython's own marker names and
+#: arguments (docs/cpython-dialect.md): (name, argument list).
+PYTHON_PROBES: tuple[tuple[str, str], ...] = _lib.PYTHON_PROBES
+
 
 class Status:
     """What pyusdt is doing at one moment (read-only)."""
 
     __slots__ = ("attached", "enabled", "tool_id", "check_msec", "forced",
-                 "gc_callback", "unavailable")
+                 "gc_callback", "unavailable", "audit_hook", "native")
 
     #: Probes a tracer is attached to (their semaphores are non-zero).
     attached: tuple[str, ...]
@@ -60,13 +64,23 @@ class Status:
     #: Probes whose sys.monitoring event the running Python lacks: they
     #: never fire, and attaching to one says so on stderr.
     unavailable: tuple[str, ...]
+    #: Whether the audit probes' hook is installed (once in, for good: PEP
+    #: 578 hooks cannot be removed).
+    audit_hook: bool
+    #: The python-provider probes the interpreter fires itself (a build
+    #: configured --with-dtrace): pyusdt leaves them unfed, so that no
+    #: event is reported twice.  None until a python probe is first
+    #: attached (the interpreter is looked at then, not at import).
+    native: tuple[str, ...] | None
 
     def __init__(self, attached: tuple[str, ...], enabled: tuple[str, ...],
                  tool_id: int | None, check_msec: int,
                  forced: tuple[str, ...] = (), gc_callback: bool = False,
-                 unavailable: tuple[str, ...] = ()) -> None:
+                 unavailable: tuple[str, ...] = (), audit_hook: bool = False,
+                 native: tuple[str, ...] | None = None) -> None:
         for name, value in zip(self.__slots__, (attached, enabled, tool_id, check_msec,
-                                                forced, gc_callback, unavailable)):
+                                                forced, gc_callback, unavailable,
+                                                audit_hook, native)):
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -109,5 +123,5 @@ def library_path() -> str:
     return os.path.realpath(_lib.__file__)
 
 
-__all__ = ["PROBES", "Status", "__version__", "library_path", "mark", "marking",
+__all__ = ["PROBES", "PYTHON_PROBES", "Status", "__version__", "library_path", "mark", "marking",
            "status"]

@@ -89,6 +89,7 @@ class Unloaded:
     probes, and each of its functions raises RuntimeError."""
 
     PROBES: tuple[tuple[str, int, str], ...] = ()
+    PYTHON_PROBES: tuple[tuple[str, str], ...] = ()
 
     def __getattr__(self, name: str) -> object:
         def unloaded(*args: object, **kwargs: object) -> object:

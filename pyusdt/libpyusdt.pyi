@@ -18,9 +18,14 @@ class _StatusDict(TypedDict):
     forced: tuple[str, ...]
     gc_callback: bool
     unavailable: tuple[str, ...]
+    audit_hook: bool
+    native: tuple[str, ...] | None
 
 #: Every probe: (name, sys.monitoring event bit or 0, argument list).
 PROBES: Final[tuple[tuple[str, int, str], ...]]
+
+#: The probes of provider python (CPython's own markers): (name, argument list).
+PYTHON_PROBES: Final[tuple[tuple[str, str], ...]]
 
 def status() -> _StatusDict:
     """What pyusdt is doing now: attached probes, enabled probes, the
@@ -39,6 +44,10 @@ def _sync() -> tuple[str, ...]:
     """Reads the semaphores and applies them now; returns the attached
     probes' names."""
 
+def _release_forced() -> tuple[str, ...]:
+    """Lowers the semaphores PYUSDT_FORCE raised (a detach) and applies it;
+    returns the attached probes' names."""
+
 def _poll_period_us() -> int:
     """How often the poller reads the semaphores, in microseconds: the poll
     interval, less the GIL switch interval (at most half) on 3.12."""
@@ -56,6 +65,9 @@ def _render_value(value: object, /) -> str:
 
 def _render_callable(callable: object, /) -> str:
     """The text a CALL probe would carry for CALLABLE."""
+
+def _render_args(args: object, /) -> str:
+    """The text an AUDIT probe would carry for an audit event's ARGS."""
 
 def _call_at_bottom(func: Callable[..., object], /, *args: object) -> object:
     """Calls FUNC(*ARGS) with the caller's frames not counted against the

@@ -530,8 +530,9 @@ def wait_mapped(proc: subprocess.Popen, timeout: float = 60,
 
 
 def probes_in(program: str) -> list[str]:
-    """The pyusdt probes a bpftrace PROGRAM attaches to."""
-    return sorted(set(re.findall(r":pyusdt:(\w+)", program)))
+    """The pyusdt probes a bpftrace PROGRAM attaches to, of both providers
+    (pyusdt's own and python, CPython's marker names)."""
+    return sorted(set(re.findall(r":(?:pyusdt|python):(\w+)", program)))
 
 
 # Run by the traced side's python, with its environment: it loads the same

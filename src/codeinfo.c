@@ -70,6 +70,7 @@ static void
 describe(struct pyusdt_codeinfo *info, PyCodeObject *code)
 {
     info->function = pyusdt_utf8(code->co_qualname, PYUSDT_PLACEHOLDER);
+    info->name = pyusdt_utf8(code->co_name, PYUSDT_PLACEHOLDER);
     info->file = pyusdt_utf8(code->co_filename, PYUSDT_PLACEHOLDER);
     info->firstline = code->co_firstlineno;
     info->hidden = is_own_file(info->file);

@@ -26,6 +26,8 @@
 struct pyusdt_codeinfo {
     uint64_t code_id;       /* non-zero */
     const char *function;   /* UTF-8 of co_qualname, owned by that str */
+    const char *name;       /* UTF-8 of co_name, owned by that str: the
+                               funcname of CPython's own markers */
     const char *file;       /* UTF-8 of co_filename, owned by that str */
     int firstline;
     int hidden;             /* pyusdt's own code: never reported; atomic */

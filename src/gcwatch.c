@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "dialect.h"
 #include "render.h"
 
 #define GC_PROBES (PYUSDT_BIT(GC_START) | PYUSDT_BIT(GC_DONE))
@@ -44,15 +45,26 @@ on_gc(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *pending = PyErr_GetRaisedException();   /* owned */
     int start = PyUnicode_CompareWithASCIIString(args[0], "start") == 0;
-    if (start && PYUSDT_ACTIVE(GC_START)) {
+    if (start && (PYUSDT_ACTIVE(GC_START)
+                  || PYUSDT_DIALECT_ACTIVE(gc__start))) {
         long generation = info_long(args[1], gcw.key_generation);
         DTRACE_PROBE1(pyusdt, GC_START, generation);
+        if (PYUSDT_DIALECT_ACTIVE(gc__start)) {
+            DTRACE_PROBE1(python, gc__start, (int)generation);
+        }
     }
-    else if (!start && PYUSDT_ACTIVE(GC_DONE)) {
+    else if (!start && (PYUSDT_ACTIVE(GC_DONE)
+                        || PYUSDT_DIALECT_ACTIVE(gc__done))) {
         long generation = info_long(args[1], gcw.key_generation);
         long collected = info_long(args[1], gcw.key_collected);
         long uncollectable = info_long(args[1], gcw.key_uncollectable);
         DTRACE_PROBE3(pyusdt, GC_DONE, generation, collected, uncollectable);
+        if (PYUSDT_DIALECT_ACTIVE(gc__done)) {
+            /* N.B. CPython's marker counts both, as gc returns them. */
+            long found = collected < 0 || uncollectable < 0
+                         ? -1 : collected + uncollectable;
+            DTRACE_PROBE1(python, gc__done, found);
+        }
     }
     PyErr_SetRaisedException(pending);   /* steals pending */
     Py_RETURN_NONE;

@@ -3,8 +3,10 @@
 
 #include <string.h>
 
+#include "audit.h"
 #include "codeinfo.h"
 #include "compat.h"
+#include "dialect.h"
 #include "gcwatch.h"
 #include "monitor.h"
 #include "poller.h"
@@ -44,8 +46,11 @@ PyDoc_STRVAR(status_doc,
 "'enabled' (probes whose sys.monitoring events are on), 'tool_id' (the\n"
 "sys.monitoring tool id held, or None), 'check_msec' (poll interval),\n"
 "'forced' (probes PYUSDT_FORCE attached), 'gc_callback' (whether the\n"
-"GC probes' gc.callbacks entry is installed) and 'unavailable' (probes\n"
-"whose sys.monitoring event the running Python lacks).");
+"GC probes' gc.callbacks entry is installed), 'unavailable' (probes\n"
+"whose sys.monitoring event the running Python lacks), 'audit_hook'\n"
+"(whether the audit probes' hook is installed: once in, for good) and\n"
+"'native' (the python-provider probes the interpreter fires itself and\n"
+"pyusdt leaves unfed; None until a python probe is first attached).");
 
 static PyObject *
 status(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
@@ -54,11 +59,13 @@ status(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
     PyObject *enabled = probeset_names(pyusdt_monitor_enabled());
     PyObject *forced = probeset_names(pyusdt_forced());   /* owned */
     PyObject *unavailable = probeset_names(pyusdt_monitor_unavailable());
+    PyObject *native = pyusdt_dialect_checked()                  /* owned */
+        ? probeset_names(pyusdt_dialect_native()) : Py_NewRef(Py_None);
     int tool_id = pyusdt_monitor_tool_id();
     PyObject *result = NULL;   /* owned */
     if (attached != NULL && enabled != NULL && forced != NULL
-        && unavailable != NULL) {
-        result = Py_BuildValue("{sOsOsNsisOsOsO}", "attached", attached,
+        && unavailable != NULL && native != NULL) {
+        result = Py_BuildValue("{sOsOsNsisOsOsOsOsO}", "attached", attached,
                                "enabled", enabled, "tool_id",
                                tool_id < 0 ? Py_NewRef(Py_None)
                                            : PyLong_FromLong(tool_id),
@@ -67,8 +74,12 @@ status(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
                                "gc_callback",
                                pyusdt_gcwatch_installed() ? Py_True
                                                           : Py_False,
-                               "unavailable", unavailable);
+                               "unavailable", unavailable,
+                               "audit_hook",
+                               pyusdt_audit_installed() ? Py_True : Py_False,
+                               "native", native);
     }
+    Py_XDECREF(native);
     Py_XDECREF(unavailable);
     Py_XDECREF(attached);
     Py_XDECREF(enabled);
@@ -92,6 +103,13 @@ PyDoc_STRVAR(poll_period_doc,
 "How often the poller reads the semaphores, in microseconds: the poll\n"
 "interval, less the GIL switch interval (at most half) on 3.12, where\n"
 "taking the GIL from a busy thread waits that long.");
+
+static PyObject *
+release_forced(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    pyusdt_release_forced();
+    return probeset_names(pyusdt_sync());
+}
 
 static PyObject *
 poll_period(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
@@ -307,12 +325,24 @@ render_callable(PyObject *Py_UNUSED(module), PyObject *callable)
     return PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
 }
 
+static PyObject *
+render_args(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    char buf[PYUSDT_VALUE_BUFSIZE];
+    pyusdt_render_args(args, buf);
+    return PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
+}
+
 static PyMethodDef module_methods[] = {
     {"status", status, METH_NOARGS, status_doc},
     {"mark", (PyCFunction)(void (*)(void))mark,
      METH_FASTCALL | METH_KEYWORDS, mark_doc},
     {"marking", marking, METH_NOARGS, marking_doc},
     {"_sync", sync_now, METH_NOARGS, sync_doc},
+    {"_release_forced", release_forced, METH_NOARGS,
+     "_release_forced() -> tuple\n\nLowers the semaphores PYUSDT_FORCE raised, "
+     "as a tracer detaching\nwould, and applies it; returns the attached "
+     "probes' names."},
     {"_poll_period_us", poll_period, METH_NOARGS, poll_period_doc},
     {"_hide_code", hide_code, METH_O,
      "_hide_code(code)\n\nNever report events of CODE (the frames that "
@@ -323,6 +353,8 @@ static PyMethodDef module_methods[] = {
      "The text a PY_RETURN/PY_YIELD probe would carry for this value."},
     {"_render_callable", render_callable, METH_O,
      "The text a CALL probe would carry for this callable."},
+    {"_render_args", render_args, METH_O,
+     "The text an AUDIT probe would carry for these event arguments."},
     {"_call_at_bottom", call_at_bottom, METH_VARARGS,
      "_call_at_bottom(func, *args)\n\nCalls FUNC(*ARGS) with the caller's "
      "frames not counted\nagainst the recursion limit (the runner's frames "
@@ -501,24 +533,43 @@ init_process(PyObject *module)
     return 0;
 }
 
+/* The probes of PROVIDER: (name, event bit, args) rows for pyusdt's,
+ * (name, args) for python's. */
 static PyObject *
-probe_table(void)
+probe_table(const char *provider)
 {
-    PyObject *table = PyTuple_New(PYUSDT_NPROBES);   /* owned */
+    int pyusdt = strcmp(provider, "pyusdt") == 0;
+    PyObject *table = PyList_New(0);   /* owned */
     if (table == NULL) {
         return NULL;
     }
     for (int i = 0; i < PYUSDT_NPROBES; i++) {
-        PyObject *row = Py_BuildValue("(sIs)", pyusdt_probe_info[i].name,
-                                      pyusdt_monitor_event(i),
-                                      pyusdt_probe_info[i].args);
-        if (row == NULL) {
+        if (strcmp(pyusdt_probe_info[i].provider, provider) != 0) {
+            continue;
+        }
+        PyObject *row = pyusdt   /* owned */
+            ? Py_BuildValue("(sIs)", pyusdt_probe_info[i].name,
+                            pyusdt_monitor_event(i), pyusdt_probe_info[i].args)
+            : Py_BuildValue("(ss)", pyusdt_probe_info[i].name,
+                            pyusdt_probe_info[i].args);
+        if (row == NULL || PyList_Append(table, row) < 0) {
+            Py_XDECREF(row);
             Py_DECREF(table);
             return NULL;
         }
-        PyTuple_SET_ITEM(table, i, row);   /* steals row */
+        Py_DECREF(row);
     }
+    Py_SETREF(table, PyList_AsTuple(table));
     return table;
+}
+
+static int
+add_table(PyObject *module, const char *name, const char *provider)
+{
+    PyObject *table = probe_table(provider);   /* owned */
+    int rc = table ? PyModule_AddObjectRef(module, name, table) : -1;
+    Py_XDECREF(table);
+    return rc;
 }
 
 static int
@@ -537,10 +588,10 @@ module_exec(PyObject *module)
     if (!process_initialized && init_process(module) < 0) {
         return -1;
     }
-    PyObject *table = probe_table();   /* owned */
-    int rc = table ? PyModule_AddObjectRef(module, "PROBES", table) : -1;
-    Py_XDECREF(table);
-    return rc;
+    if (add_table(module, "PROBES", "pyusdt") < 0) {
+        return -1;
+    }
+    return add_table(module, "PYTHON_PROBES", "python");
 }
 
 static PyModuleDef_Slot module_slots[] = {

@@ -5,6 +5,8 @@
 #include <stdio.h>
 
 #include "codeinfo.h"
+#include "dialect.h"
+#include "imports.h"
 #include "render.h"
 
 /* Process-wide because sys.monitoring is: one tool id, one set of events.
@@ -19,6 +21,7 @@ static struct {
     PyObject *get_tool;
     PyObject *register_callback;
     PyObject *set_events;
+    PyObject *set_local_events;
     PyObject *disable;            /* owned: sys.monitoring.DISABLE */
     PyObject *callbacks[PYUSDT_NPROBES];   /* owned callback objects */
     /* Each monitoring probe's event bit in the running interpreter, 0 when
@@ -29,6 +32,7 @@ static struct {
     int tool_id;                  /* -1 while none is held */
     pyusdt_probeset registered;   /* probes whose callback is registered */
     pyusdt_probeset enabled;      /* probes whose event is enabled */
+    pyusdt_probeset local;        /* events enabled on imports' code only */
     int warned_no_tool;
 } mon = {.tool_id = -1};
 
@@ -37,7 +41,9 @@ static struct {
  * its probe's semaphore before doing anything else (the event may still be
  * enabled for a moment after a tracer detaches), builds only what its probe
  * needs, and returns None, or DISABLE for pyusdt's own code where the
- * event allows it: never NULL. */
+ * event allows it: never NULL.  The same callbacks feed provider python's
+ * function__entry, function__return and line (dialect.h), and the import
+ * probes from importlib's own code (imports.h). */
 
 /* Where an event happened. */
 struct site {
@@ -71,6 +77,26 @@ site_line(struct site *s)
     return pyusdt_codeinfo_line(s->info, s->code, s->offset);
 }
 
+/* Fires python:function__entry and python:function__return for SITE,
+ * at LINE, when pyusdt feeds them. */
+static inline void
+dialect_entry(struct site *s, int line)
+{
+    if (PYUSDT_DIALECT_ACTIVE(function__entry)) {
+        DTRACE_PROBE3(python, function__entry, s->info->file, s->info->name,
+                      line);
+    }
+}
+
+static inline void
+dialect_return(struct site *s)
+{
+    if (PYUSDT_DIALECT_ACTIVE(function__return)) {
+        DTRACE_PROBE3(python, function__return, s->info->file, s->info->name,
+                      site_line(s));
+    }
+}
+
 /* What a callback of a local event returns: DISABLE stops sys.monitoring
  * from calling again for pyusdt's own code at that location. */
 static inline PyObject *
@@ -88,10 +114,15 @@ on_PY_START(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
 {
     struct site s;
     int rc = -1;
-    if (PYUSDT_ACTIVE(PY_START)
+    if ((PYUSDT_ACTIVE(PY_START) || PYUSDT_DIALECT_ACTIVE(function__entry))
         && (rc = site_from_args(args, nargsf, 2, &s)) == 0) {
         DTRACE_PROBE5(pyusdt, PY_START, s.info->function, s.info->file,
                       s.info->firstline, s.offset, s.info->code_id);
+        dialect_entry(&s, s.info->firstline);
+    }
+    if (PyVectorcall_NARGS(nargsf) > 0
+        && pyusdt_imports_is_watched(args[0])) {
+        pyusdt_imports_start();
     }
     return local_result(rc);
 }
@@ -102,10 +133,11 @@ on_PY_RESUME(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
 {
     struct site s;
     int rc = -1;
-    if (PYUSDT_ACTIVE(PY_RESUME)
+    if ((PYUSDT_ACTIVE(PY_RESUME) || PYUSDT_DIALECT_ACTIVE(function__entry))
         && (rc = site_from_args(args, nargsf, 2, &s)) == 0) {
         DTRACE_PROBE5(pyusdt, PY_RESUME, s.info->function, s.info->file,
                       site_line(&s), s.offset, s.info->code_id);
+        dialect_entry(&s, site_line(&s));
     }
     return local_result(rc);
 }
@@ -123,6 +155,14 @@ on_PY_RETURN(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
         DTRACE_PROBE6(pyusdt, PY_RETURN, s.info->function, s.info->file,
                       site_line(&s), s.offset, value, s.info->code_id);
     }
+    if (PYUSDT_DIALECT_ACTIVE(function__return)
+        && (rc = site_from_args(args, nargsf, 3, &s)) == 0) {
+        dialect_return(&s);
+    }
+    if (PyVectorcall_NARGS(nargsf) > 0
+        && pyusdt_imports_is_watched(args[0])) {
+        pyusdt_imports_done(1);
+    }
     return local_result(rc);
 }
 
@@ -138,6 +178,10 @@ on_PY_YIELD(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
         const char *value = pyusdt_render_value(args[2], buf);
         DTRACE_PROBE6(pyusdt, PY_YIELD, s.info->function, s.info->file,
                       site_line(&s), s.offset, value, s.info->code_id);
+    }
+    if (PYUSDT_DIALECT_ACTIVE(function__return)
+        && (rc = site_from_args(args, nargsf, 3, &s)) == 0) {
+        dialect_return(&s);
     }
     return local_result(rc);
 }
@@ -165,17 +209,22 @@ on_LINE(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
     struct site s;
     int rc = -1;
     /* N.B. LINE passes the line number where others pass the offset. */
-    if (PYUSDT_ACTIVE(LINE)
+    if ((PYUSDT_ACTIVE(LINE) || PYUSDT_DIALECT_ACTIVE(line))
         && (rc = site_from_args(args, nargsf, 2, &s)) == 0) {
         DTRACE_PROBE4(pyusdt, LINE, s.info->function, s.info->file, s.offset,
                       s.info->code_id);
+        if (PYUSDT_DIALECT_ACTIVE(line)) {
+            DTRACE_PROBE3(python, line, s.info->file, s.info->name, s.offset);
+        }
     }
     return local_result(rc);
 }
 
 /* PY_UNWIND, PY_THROW, RAISE and EXCEPTION_HANDLED: (code, offset,
- * exception).  sys.monitoring refuses DISABLE from these. */
-#define EXCEPTION_CALLBACK(name)                                            \
+ * exception).  sys.monitoring refuses DISABLE from these.  DIALECT is
+ * what else the event feeds, given the site S, when DIALECT_ACTIVE; AFTER
+ * runs last. */
+#define EXCEPTION_CALLBACK(name, dialect_active, dialect, after)           \
     static PyObject *                                                       \
     on_##name(PyObject *Py_UNUSED(self), PyObject *const *args,             \
               size_t nargsf, PyObject *Py_UNUSED(kwnames))                  \
@@ -188,12 +237,22 @@ on_LINE(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
             DTRACE_PROBE6(pyusdt, name, s.info->function, s.info->file,     \
                           site_line(&s), s.offset, exc, s.info->code_id);   \
         }                                                                   \
+        if ((dialect_active) && site_from_args(args, nargsf, 3, &s) == 0) { \
+            dialect;                                                        \
+        }                                                                   \
+        after;                                                              \
         Py_RETURN_NONE;                                                     \
     }
-EXCEPTION_CALLBACK(PY_UNWIND)
-EXCEPTION_CALLBACK(PY_THROW)
-EXCEPTION_CALLBACK(RAISE)
-EXCEPTION_CALLBACK(EXCEPTION_HANDLED)
+EXCEPTION_CALLBACK(PY_UNWIND, PYUSDT_DIALECT_ACTIVE(function__return),
+                   dialect_return(&s),
+                   if (PyVectorcall_NARGS(nargsf) > 0
+                       && pyusdt_imports_is_watched(args[0])) {
+                       pyusdt_imports_done(0);
+                   })
+EXCEPTION_CALLBACK(PY_THROW, PYUSDT_DIALECT_ACTIVE(function__entry),
+                   dialect_entry(&s, site_line(&s)), (void)0)
+EXCEPTION_CALLBACK(RAISE, 0, (void)0, (void)0)
+EXCEPTION_CALLBACK(EXCEPTION_HANDLED, 0, (void)0, (void)0)
 #undef EXCEPTION_CALLBACK
 
 /* ---- the callback objects ----------------------------------------------
@@ -235,7 +294,7 @@ static const struct {
     const char *probe;
     vectorcallfunc func;
 } callback_defs[] = {
-#define PYUSDT_X(name, args) {#name, on_##name},
+#define PYUSDT_X(provider, name, args) {#name, on_##name},
     PYUSDT_MONITORING_PROBES(PYUSDT_X)
 #undef PYUSDT_X
 };
@@ -360,6 +419,7 @@ pyusdt_monitor_init(void)
     FETCH(get_tool)
     FETCH(register_callback)
     FETCH(set_events)
+    FETCH(set_local_events)
 #undef FETCH
     mon.disable = PyObject_GetAttrString(monitoring, "DISABLE");
     if (mon.disable == NULL || read_events(monitoring) < 0) {
@@ -463,20 +523,55 @@ set_callback(int probe, PyObject *callback)
                            mon.events[probe], callback);
 }
 
+/* The import probes' events: PY_START and PY_RETURN local to importlib's
+ * _find_and_load, PY_UNWIND (never local) everywhere. */
+#define IMPORT_LOCAL_SET (PYUSDT_BIT(PY_START) | PYUSDT_BIT(PY_RETURN))
+#define IMPORT_GLOBAL_SET PYUSDT_BIT(PY_UNWIND)
+
+/* Sets the local events on importlib's code to those of LOCAL.  0, or -1
+ * with an exception set. */
+static int
+apply_local(pyusdt_probeset local)
+{
+    if (local == mon.local) {
+        return 0;
+    }
+    PyObject *code = pyusdt_imports_code();   /* borrowed */
+    if (code == NULL) {
+        return 0;
+    }
+    if (local == 0) {
+        pyusdt_imports_watch(0);
+    }
+    if (call_monitoring(mon.set_local_events, "(iOI)", mon.tool_id, code,
+                        events_of(local)) < 0) {
+        return -1;
+    }
+    mon.local = local;
+    if (local != 0) {
+        pyusdt_imports_watch(1);
+    }
+    return 0;
+}
+
 int
 pyusdt_monitor_apply(pyusdt_probeset want)
 {
+    int imports = (want & PYUSDT_IMPORT_PROBES) && pyusdt_imports_code();
+    pyusdt_probeset local = imports ? IMPORT_LOCAL_SET : 0;
     want &= PYUSDT_MONITORING_SET;
     refuse_unavailable(want);
+    want |= imports ? IMPORT_GLOBAL_SET : 0;
     want &= ~mon.unavailable;
-    if (want == mon.enabled && (want != 0 || mon.tool_id < 0)) {
+    if (want == mon.enabled && local == mon.local
+        && (want != 0 || local != 0 || mon.tool_id < 0)) {
         return 0;
     }
     if (mon.tool_id < 0 && acquire_tool_id() < 0) {
         return -1;
     }
     for (int i = 0; i < NCALLBACKS; i++) {
-        if ((want & ~mon.registered) & (1u << i)) {
+        if (((want | local) & ~mon.registered) & (1u << i)) {
             if (set_callback(i, mon.callbacks[i]) < 0) {
                 goto error;
             }
@@ -488,15 +583,18 @@ pyusdt_monitor_apply(pyusdt_probeset want)
         goto error;
     }
     __atomic_store_n(&mon.enabled, want, __ATOMIC_RELAXED);
+    if (apply_local(local) < 0) {
+        goto error;
+    }
     for (int i = 0; i < NCALLBACKS; i++) {
-        if ((mon.registered & ~want) & (1u << i)) {
+        if ((mon.registered & ~(want | local)) & (1u << i)) {
             if (set_callback(i, Py_None) < 0) {
                 goto error;
             }
             mon.registered &= ~(1u << i);
         }
     }
-    if (want == 0) {
+    if (want == 0 && local == 0) {
         if (call_monitoring(mon.free_tool_id, "(i)", mon.tool_id) < 0) {
             goto error;
         }

@@ -14,7 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "compat.h"
+#include "dialect.h"
 #include "gcwatch.h"
 #include "monitor.h"
 
@@ -84,6 +86,13 @@ pyusdt_probeset
 pyusdt_forced(void)
 {
     return poller.forced;
+}
+
+void
+pyusdt_release_forced(void)
+{
+    pyusdt_probes_unforce(poller.forced);
+    poller.forced = 0;
 }
 
 void
@@ -172,9 +181,12 @@ pyusdt_sync(void)
     pyusdt_lock_acquire(&poller.sync_lock);
     note_switch_interval();
     pyusdt_probeset want = pyusdt_probes_attached();
-    /* N.B. both are tried, whatever the first one does. */
-    int monitoring_ok = pyusdt_monitor_apply(want) == 0;
-    int ok = (pyusdt_gcwatch_apply(want) == 0) && monitoring_ok;
+    /* The python probes are served by the pyusdt probes' sources. */
+    pyusdt_probeset serve = pyusdt_dialect_sources(want);
+    /* N.B. all are tried, whatever the first one does. */
+    int monitoring_ok = pyusdt_monitor_apply(serve) == 0;
+    int gc_ok = pyusdt_gcwatch_apply(serve) == 0;
+    int ok = (pyusdt_audit_apply(serve) == 0) && gc_ok && monitoring_ok;
     unsigned int previous = __atomic_exchange_n(
         &poller.applied, ok ? want : APPLY_AGAIN, __ATOMIC_RELAXED);
     if (poller.verbose && (previous != (ok ? want : APPLY_AGAIN))) {

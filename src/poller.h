@@ -28,6 +28,10 @@ long long pyusdt_poll_period_us(void);
 /* The probes PYUSDT_FORCE attached. */
 pyusdt_probeset pyusdt_forced(void);
 
+/* Lowers the semaphores PYUSDT_FORCE raised, as a tracer detaching would
+ * (a benchmark's "after a detach"); the next sync applies it. */
+void pyusdt_release_forced(void);
+
 /* Applies the attached probe set now.  GIL held (an attached thread
  * state); serialised within, so any thread may call it.  Returns the
  * attached set; never leaves an exception set. */

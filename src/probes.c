@@ -8,14 +8,14 @@
 /* N.B. the semaphores must live in a writable section that consumers can
  * find from the ELF note; ".probes" is the section sdt.h users agree on.
  * They are process-wide by nature: the kernel updates them in place. */
-#define PYUSDT_X(name, args)                                         \
+#define PYUSDT_X(provider, name, args)                                      \
     __attribute__((section(".probes"), used))                               \
-    volatile unsigned short pyusdt_##name##_semaphore;
+    volatile unsigned short provider##_##name##_semaphore;
 PYUSDT_PROBE_LIST(PYUSDT_X)
 #undef PYUSDT_X
 
 const struct pyusdt_probe_info pyusdt_probe_info[PYUSDT_NPROBES] = {
-#define PYUSDT_X(name, args) {#name, args},
+#define PYUSDT_X(provider, name, args) {#provider, #name, args},
     PYUSDT_PROBE_LIST(PYUSDT_X)
 #undef PYUSDT_X
 };
@@ -24,8 +24,8 @@ pyusdt_probeset
 pyusdt_probes_attached(void)
 {
     pyusdt_probeset set = 0;
-#define PYUSDT_X(name, args)                                         \
-    if (pyusdt_##name##_semaphore != 0) {                                   \
+#define PYUSDT_X(provider, name, args)                                      \
+    if (provider##_##name##_semaphore != 0) {                               \
         set |= 1u << PYUSDT_##name;                                         \
     }
     PYUSDT_PROBE_LIST(PYUSDT_X)
@@ -87,7 +87,8 @@ pyusdt_probes_parse(const char *list, pyusdt_probeset *set)
             *set |= 1u << probe;
         }
         else if (name_len == 3 && strncmp(name, "all", 3) == 0) {
-            *set = PYUSDT_ALL_PROBES;
+            /* Every probe of provider pyusdt; python's are named. */
+            *set |= PYUSDT_ALL_PROBES & ~PYUSDT_PYTHON_SET;
         }
         else if (name_len > 0) {
             rc = -1;
@@ -97,13 +98,27 @@ pyusdt_probes_parse(const char *list, pyusdt_probeset *set)
     return rc;
 }
 
-void
-pyusdt_probes_force(pyusdt_probeset set)
+/* Adds DELTA to the semaphores of SET (modulo 2^16, as they count). */
+static void
+add_to_semaphores(pyusdt_probeset set, unsigned short delta)
 {
-#define PYUSDT_X(name, args)                                         \
+#define PYUSDT_X(provider, name, args)                                      \
     if (set & PYUSDT_BIT(name)) {                                           \
-        __atomic_add_fetch(&pyusdt_##name##_semaphore, 1, __ATOMIC_RELAXED); \
+        __atomic_add_fetch(&provider##_##name##_semaphore, delta,          \
+                           __ATOMIC_RELAXED);                               \
     }
     PYUSDT_PROBE_LIST(PYUSDT_X)
 #undef PYUSDT_X
+}
+
+void
+pyusdt_probes_force(pyusdt_probeset set)
+{
+    add_to_semaphores(set, 1);
+}
+
+void
+pyusdt_probes_unforce(pyusdt_probeset set)
+{
+    add_to_semaphores(set, (unsigned short)-1);
 }

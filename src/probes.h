@@ -1,7 +1,8 @@
 /*
  * probes.h - the one place that defines pyusdt's USDT probes.
  *
- * Every probe lives in provider "pyusdt" and has its own semaphore, a
+ * Every probe lives in provider "pyusdt", or in provider "python" (CPython's
+ * own marker names and arguments, see dialect.h), and has its own semaphore, a
  * 16-bit counter that USDT consumers (bpftrace, bcc, perf, SystemTap, or
  * the kernel itself through uprobe ref_ctr_offset) increment while they are
  * attached.  pyusdt reads the semaphores to decide which sys.monitoring
@@ -12,9 +13,10 @@
  * (semaphore definitions, masks, callback registration, the PROBES table
  * exported to Python and checked against README) is derived from it.
  *
- *   X(NAME, ARGS)
- *     NAME   probe name; for monitoring probes also the event it reports
- *     ARGS   the probe's arguments, as documented in README
+ *   X(PROVIDER, NAME, ARGS)
+ *     PROVIDER  pyusdt, or python for CPython's dialect
+ *     NAME      probe name; for monitoring probes also the event it reports
+ *     ARGS      the probe's arguments, as documented in docs/probes.md
  */
 #ifndef PYUSDT_PROBES_H
 #define PYUSDT_PROBES_H
@@ -37,27 +39,47 @@
  * interpreter.  The trailing code_id is the integer pyusdt gives the code
  * object (see codeinfo.h). */
 #define PYUSDT_MONITORING_PROBES(X)                                         \
-    X(PY_START, "function, file, line, offset, code_id")                    \
-    X(PY_RESUME, "function, file, line, offset, code_id")                   \
-    X(PY_RETURN, "function, file, line, offset, retval, code_id")           \
-    X(PY_YIELD, "function, file, line, offset, yieldval, code_id")          \
-    X(CALL, "function, file, line, offset, callable, code_id")              \
-    X(LINE, "function, file, line, code_id")                                \
-    X(PY_UNWIND, "function, file, line, offset, exception, code_id")        \
-    X(PY_THROW, "function, file, line, offset, exception, code_id")         \
-    X(RAISE, "function, file, line, offset, exception, code_id")            \
-    X(EXCEPTION_HANDLED, "function, file, line, offset, exception, code_id")
+    X(pyusdt, PY_START, "function, file, line, offset, code_id")            \
+    X(pyusdt, PY_RESUME, "function, file, line, offset, code_id")           \
+    X(pyusdt, PY_RETURN, "function, file, line, offset, retval, code_id")   \
+    X(pyusdt, PY_YIELD, "function, file, line, offset, yieldval, code_id")  \
+    X(pyusdt, CALL, "function, file, line, offset, callable, code_id")      \
+    X(pyusdt, LINE, "function, file, line, code_id")                        \
+    X(pyusdt, PY_UNWIND,                                                    \
+      "function, file, line, offset, exception, code_id")                   \
+    X(pyusdt, PY_THROW, "function, file, line, offset, exception, code_id") \
+    X(pyusdt, RAISE, "function, file, line, offset, exception, code_id")    \
+    X(pyusdt, EXCEPTION_HANDLED,                                            \
+      "function, file, line, offset, exception, code_id")
 
-/* Probes fed by something else: gc.callbacks, pyusdt.mark(). */
+/* Probes fed by something else: gc.callbacks, pyusdt.mark(), the audit
+ * hook (audit.c), importlib's _find_and_load (imports.c). */
 #define PYUSDT_OTHER_PROBES(X)                                              \
-    X(GC_START, "generation")                                               \
-    X(GC_DONE, "generation, collected, uncollectable")                      \
-    X(MARK, "name, detail")
+    X(pyusdt, GC_START, "generation")                                       \
+    X(pyusdt, GC_DONE, "generation, collected, uncollectable")              \
+    X(pyusdt, MARK, "name, detail")                                         \
+    X(pyusdt, AUDIT, "event, args")                                         \
+    X(pyusdt, IMPORT_START, "module")                                       \
+    X(pyusdt, IMPORT_DONE, "module, found")
 
-#define PYUSDT_PROBE_LIST(X) PYUSDT_MONITORING_PROBES(X) PYUSDT_OTHER_PROBES(X)
+/* CPython's own markers (provider "python"), named and shaped as its
+ * "Instrumenting CPython with DTrace and SystemTap" HOWTO documents them,
+ * fed from the same sources as the pyusdt probes (dialect.h says which). */
+#define PYUSDT_PYTHON_PROBES(X)                                             \
+    X(python, function__entry, "filename, funcname, lineno")                \
+    X(python, function__return, "filename, funcname, lineno")               \
+    X(python, line, "filename, funcname, lineno")                           \
+    X(python, gc__start, "generation")                                      \
+    X(python, gc__done, "collected")                                        \
+    X(python, import__find__load__start, "modulename")                      \
+    X(python, import__find__load__done, "modulename, found")                \
+    X(python, audit, "event, args")
+
+#define PYUSDT_PROBE_LIST(X) \
+    PYUSDT_MONITORING_PROBES(X) PYUSDT_OTHER_PROBES(X) PYUSDT_PYTHON_PROBES(X)
 
 enum pyusdt_probe {
-#define PYUSDT_X(name, args) PYUSDT_##name,
+#define PYUSDT_X(provider, name, args) PYUSDT_##name,
     PYUSDT_PROBE_LIST(PYUSDT_X)
 #undef PYUSDT_X
     PYUSDT_NPROBES
@@ -70,24 +92,34 @@ typedef unsigned int pyusdt_probeset;
 #define PYUSDT_BIT(name) ((pyusdt_probeset)1u << PYUSDT_##name)
 
 /* The probes served by sys.monitoring events. */
-#define PYUSDT_OR_BIT_(name, args) | PYUSDT_BIT(name)
+#define PYUSDT_OR_BIT_(provider, name, args) | PYUSDT_BIT(name)
 #define PYUSDT_MONITORING_SET \
     ((pyusdt_probeset)0 PYUSDT_MONITORING_PROBES(PYUSDT_OR_BIT_))
 
+/* The probes of provider "python". */
+#define PYUSDT_PYTHON_SET \
+    ((pyusdt_probeset)0 PYUSDT_PYTHON_PROBES(PYUSDT_OR_BIT_))
+
 /* The semaphores, defined in probes.c.  N.B. the name pattern
- * pyusdt_<NAME>_semaphore is fixed by sdt.h, which refers to it from the
- * probe note. */
-#define PYUSDT_X(name, args) \
-    extern volatile unsigned short pyusdt_##name##_semaphore;
+ * <PROVIDER>_<NAME>_semaphore is fixed by sdt.h, which refers to it from
+ * the probe note. */
+#define PYUSDT_X(provider, name, args) \
+    extern volatile unsigned short provider##_##name##_semaphore;
 PYUSDT_PROBE_LIST(PYUSDT_X)
 #undef PYUSDT_X
 
-/* True while some consumer is attached to probe NAME. */
+/* True while some consumer is attached to probe NAME of provider pyusdt. */
 #define PYUSDT_ACTIVE(name) \
     __builtin_expect(pyusdt_##name##_semaphore != 0, 0)
 
+/* The same for probe NAME of provider python.  N.B. whether pyusdt feeds
+ * it at all is dialect.h's business (PYUSDT_DIALECT_ACTIVE). */
+#define PYUSDT_PYTHON_ATTACHED(name) \
+    __builtin_expect(python_##name##_semaphore != 0, 0)
+
 /* Static facts about one probe, for code that iterates over all of them. */
 struct pyusdt_probe_info {
+    const char *provider;
     const char *name;
     const char *args;
 };
@@ -98,13 +130,17 @@ extern const struct pyusdt_probe_info pyusdt_probe_info[PYUSDT_NPROBES];
  * thread, with or without the GIL. */
 pyusdt_probeset pyusdt_probes_attached(void);
 
-/* Parses a comma-separated list of probe names (or "all") into *SET.
+/* Parses a comma-separated list of probe names (or "all", every probe of
+ * provider pyusdt) into *SET.
  * 0, or -1 when a name is unknown (*SET then holds the known ones). */
 int pyusdt_probes_parse(const char *list, pyusdt_probeset *set);
 
 /* Raises the semaphores of SET by one, as an attaching consumer would:
  * PYUSDT_FORCE, a testing and benchmarking switch. */
 void pyusdt_probes_force(pyusdt_probeset set);
+
+/* Lowers the semaphores of SET by one, as a detaching consumer would. */
+void pyusdt_probes_unforce(pyusdt_probeset set);
 
 /* Writes the names in SET, comma-separated, into BUF ("none" if empty). */
 void pyusdt_probes_format(pyusdt_probeset set, char *buf, size_t size);

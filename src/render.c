@@ -387,3 +387,57 @@ pyusdt_render_exception(PyObject *exc, char *buf)
     }
     copy_cstr(buf, name);
 }
+
+/* Appends TEXT to the LEN bytes of OUT (SIZE bytes, LEN < SIZE), as far
+ * as it fits.  Returns the new length. */
+static size_t
+append_text(char *out, size_t size, size_t len, const char *text)
+{
+    while (*text != '\0' && len + 1 < size) {
+        out[len++] = *text++;
+    }
+    out[len] = '\0';
+    return len;
+}
+
+/* How deep tuples inside audit arguments are rendered item by item: an
+ * address such as ('127.0.0.1', 8080) is one level down. */
+#define PYUSDT_TUPLE_DEPTH 2
+
+/* Appends TUPLE, an exact tuple, rendered as its repr() would read with
+ * each item rendered by pyusdt_render_value (tuples down to DEPTH 0
+ * likewise).  Stops once the text is longer than a value may be. */
+static size_t
+append_tuple(char *out, size_t size, size_t len, PyObject *tuple, int depth)
+{
+    len = append_text(out, size, len, "(");
+    Py_ssize_t n = PyTuple_GET_SIZE(tuple);
+    for (Py_ssize_t i = 0; i < n && len <= PYUSDT_VALUE_MAX; i++) {
+        PyObject *item = PyTuple_GET_ITEM(tuple, i);   /* borrowed */
+        len = append_text(out, size, len, i ? ", " : "");
+        if (PyTuple_CheckExact(item) && depth > 0) {
+            len = append_tuple(out, size, len, item, depth - 1);
+        }
+        else {
+            char one[PYUSDT_VALUE_BUFSIZE];
+            len = append_text(out, size, len, pyusdt_render_value(item, one));
+        }
+    }
+    return append_text(out, size, len, n == 1 ? ",)" : ")");
+}
+
+void
+pyusdt_render_args(PyObject *args, char *buf)
+{
+    if (!PyTuple_CheckExact(args)) {
+        const char *text = pyusdt_render_value(args, buf);
+        if (text != buf) {
+            copy_cstr(buf, text);
+        }
+        return;
+    }
+    /* Room for more than fits, so that a cut is seen and marked. */
+    char out[2 * PYUSDT_VALUE_BUFSIZE];
+    size_t len = append_tuple(out, sizeof(out), 0, args, PYUSDT_TUPLE_DEPTH);
+    copy_bounded(buf, out, len, 0);
+}

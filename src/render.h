@@ -67,4 +67,11 @@ void pyusdt_render_callable(PyObject *callable, char *buf);
  * are exactly one str (no __str__ is called). */
 void pyusdt_render_exception(PyObject *exc, char *buf);
 
+/* Renders the arguments of an audit event, a tuple, as its repr() would
+ * read with each item rendered by pyusdt_render_value, and exact tuples
+ * among them (two levels down) likewise: "('/etc/hosts', 'r', 524288)",
+ * "(<socket object>, ('127.0.0.1', 8080))".  Anything but an exact tuple
+ * is rendered as one value. */
+void pyusdt_render_args(PyObject *args, char *buf);
+
 #endif /* PYUSDT_RENDER_H */

@@ -73,6 +73,9 @@ LAYOUT = {
     "GC_START": Layout(("arg0",), code=False),
     "GC_DONE": Layout(("arg0", "arg1", "arg2"), code=False),
     "MARK": Layout((), "arg1", code=False),   # name (arg0) is printed as the E line's text
+    "AUDIT": Layout((), "arg1", code=False),  # event (arg0) likewise
+    "IMPORT_START": Layout((), "arg0", code=False),       # module, as text and value
+    "IMPORT_DONE": Layout(("arg1",), "arg0", code=False),  # module; found in args
 }
 CODE_PROBES = tuple(name for name, layout in LAYOUT.items() if layout.code)
 ALL_PROBES = tuple(LAYOUT)
@@ -114,7 +117,8 @@ def probe_program(probes, file_filter: str | None = None, lib: str = support.LIB
         E|pid|tid|nsecs|PROBE|function|file|line[|offset]|code_id   (code probes)
         E|pid|tid|nsecs|GC_START|generation
         E|pid|tid|nsecs|GC_DONE|generation|collected|uncollectable
-        E|pid|tid|nsecs|MARK|name
+        E|pid|tid|nsecs|MARK|name                 (AUDIT: event; IMPORT_START: module)
+        E|pid|tid|nsecs|IMPORT_DONE|module|found
     and, for a probe with a string value, a second line V|pid|tid|nsecs|value
     (at the session layer's STRLEN, 136, a third string would not fit the BPF
     stack)."""
@@ -164,6 +168,10 @@ def _parse_event(fields: list[str]) -> tuple[int, list] | None:
         numbers = [int(x) for x in ints]
         offset = numbers[1] if len(layout.ints) > 1 else None
         row = [probe, int(tid), function, file, numbers[0], offset, None, numbers[-1], None]
+    elif layout.value and layout.ints:
+        text, *ints = rest.rsplit("|", len(layout.ints))
+        row = [probe, int(tid), text, None, None, None, None, None,
+               tuple(int(x) for x in ints)]
     elif layout.value:
         row = [probe, int(tid), rest, None, None, None, None, None, None]
     else:

@@ -20,7 +20,10 @@ from tests import installed, support
 
 PROBES = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL", "LINE",
           "PY_UNWIND", "PY_THROW", "RAISE", "EXCEPTION_HANDLED", "GC_START",
-          "GC_DONE", "MARK")
+          "GC_DONE", "MARK", "AUDIT", "IMPORT_START", "IMPORT_DONE")
+#: CPython's own marker names (provider python).
+PYTHON_PROBES = ("function__entry", "function__return", "line", "gc__start", "gc__done",
+                 "import__find__load__start", "import__find__load__done", "audit")
 
 
 def tool(*args: str) -> str:
@@ -30,15 +33,20 @@ def tool(*args: str) -> str:
 
 @unittest.skipUnless(shutil.which("readelf"), "readelf missing (apt-get install binutils)")
 class ElfShape(unittest.TestCase):
-    def test_each_probe_is_in_provider_pyusdt_with_its_own_semaphore(self):
+    def test_each_probe_is_in_its_provider_with_its_own_semaphore(self):
         notes = tool("readelf", "-n", support.LIB)
         found = re.findall(r"Provider: (\S+)\s+Name: (\S+)\s+Location: \S+, Base: \S+, "
                            r"Semaphore: (0x[0-9a-f]+)", notes)
-        self.assertEqual(sorted(name for _, name, _ in found), sorted(PROBES), notes)
-        self.assertEqual({provider for provider, _, _ in found}, {"pyusdt"})
-        semaphores = [int(sem, 16) for _, _, sem in found]
+        expected = {("pyusdt", name) for name in PROBES} | {("python", name)
+                                                           for name in PYTHON_PROBES}
+        self.assertEqual({(provider, name) for provider, name, _ in found}, expected, notes)
+        semaphore_of = {}
+        for provider, name, sem in found:
+            # A probe fired from several places has one semaphore for all.
+            self.assertEqual(semaphore_of.setdefault((provider, name), sem), sem, name)
+        semaphores = [int(sem, 16) for sem in semaphore_of.values()]
         self.assertNotIn(0, semaphores)
-        self.assertEqual(len(set(semaphores)), len(PROBES))
+        self.assertEqual(len(set(semaphores)), len(expected))
 
     def test_only_pyinit_is_exported(self):
         symbols = tool("nm", "-D", "--defined-only", support.LIB).split()

@@ -38,8 +38,12 @@ class ProgramLayout(unittest.TestCase):
                 values = [a for a in args if a in ("retval", "yieldval", "callable",
                                                    "exception")]
                 self.assertEqual(layout.value, where[values[0]] if values else None, name)
-            elif name == "MARK":
-                self.assertEqual((args, layout.value), (["name", "detail"], "arg1"))
+            elif name in ("MARK", "AUDIT"):
+                self.assertEqual(len(args), 2, name)
+                self.assertEqual((layout.ints, layout.value), ((), "arg1"), name)
+            elif name.startswith("IMPORT_"):
+                self.assertEqual(layout.value, where["module"], name)
+                self.assertEqual(layout.ints, tuple(where[a] for a in args[1:]), name)
             else:
                 self.assertEqual(layout.ints, tuple("arg%d" % i for i in range(len(args))),
                                  name)

@@ -45,7 +45,8 @@ class Untraced(support.NoToolLeftBehind):
         names = [row[0] for row in pyusdt.PROBES]
         self.assertEqual(names, ["PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD",
                                  "CALL", "LINE", "PY_UNWIND", "PY_THROW", "RAISE",
-                                 "EXCEPTION_HANDLED", "GC_START", "GC_DONE", "MARK"])
+                                 "EXCEPTION_HANDLED", "GC_START", "GC_DONE", "MARK",
+                                 "AUDIT", "IMPORT_START", "IMPORT_DONE"])
         for name, event, _args in pyusdt.PROBES:
             expected = getattr(sys.monitoring.events, name, 0)
             self.assertEqual(event, expected, name)
@@ -66,6 +67,34 @@ class Untraced(support.NoToolLeftBehind):
                 documented = [a.strip().strip("`") for a in row.group(1).split(",")]
                 self.assertEqual(documented, [a.strip() for a in args.split(",")],
                                  "%s: %s" % (doc, name))
+
+    def test_python_provider_table_has_cpythons_marker_names_and_arguments(self):
+        # As CPython's "Instrumenting CPython with DTrace and SystemTap"
+        # documents its markers.
+        self.assertEqual(dict(pyusdt.PYTHON_PROBES), {
+            "function__entry": "filename, funcname, lineno",
+            "function__return": "filename, funcname, lineno",
+            "line": "filename, funcname, lineno",
+            "gc__start": "generation",
+            "gc__done": "collected",
+            "import__find__load__start": "modulename",
+            "import__find__load__done": "modulename, found",
+            "audit": "event, args",
+        })
+
+    def test_dialect_doc_lists_every_python_probe(self):
+        with open(os.path.join(support.REPO, "docs", "cpython-dialect.md")) as file:
+            text = file.read()
+        for name, args in pyusdt.PYTHON_PROBES:
+            row = re.search(r"^\| `%s` \| ([^|]+) \|" % name, text, re.M)
+            self.assertIsNotNone(row, "docs/cpython-dialect.md has no row for %s" % name)
+            documented = [a.strip().strip("`") for a in row.group(1).split(",")]
+            self.assertEqual(documented, [a.strip() for a in args.split(",")], name)
+
+    def test_nothing_looks_at_the_interpreter_before_a_python_probe_attaches(self):
+        status = pyusdt.status()
+        self.assertIsNone(status.native)
+        self.assertFalse(status.audit_hook)
 
     def test_version_is_a_string(self):
         self.assertRegex(pyusdt.__version__, r"^\d+\.\d+\.\d+")

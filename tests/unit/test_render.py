@@ -13,6 +13,7 @@ from tests import recorder, support
 
 render_value = pyusdt._lib._render_value
 render_callable = pyusdt._lib._render_callable
+render_args = pyusdt._lib._render_args
 
 
 class Hostile:
@@ -92,6 +93,34 @@ class RenderValue(support.NoToolLeftBehind):
 
 def module_function():
     pass
+
+
+class RenderAuditArgs(support.NoToolLeftBehind):
+    """An audit event's arguments (the AUDIT probe's args)."""
+
+    def test_arguments_read_as_the_tuples_repr(self):
+        self.assertEqual(render_args(("/etc/hosts", "r", 524288)), "('/etc/hosts', 'r', 524288)")
+        self.assertEqual(render_args(()), "()")
+        self.assertEqual(render_args((None,)), "(None,)")
+
+    def test_nested_tuples_render_two_levels_down(self):
+        self.assertEqual(render_args((1, ("127.0.0.1", 8080))), "(1, ('127.0.0.1', 8080))")
+        self.assertEqual(render_args(((((1,),),),)), "(((<tuple object>,),),)")
+
+    def test_hostile_items_render_as_type_name_without_calling_them(self):
+        Hostile.calls = 0
+        self.assertEqual(render_args((Hostile(), StrSubclass("x"), [Hostile()])),
+                         "(<Hostile object>, <StrSubclass object>, <list object>)")
+        self.assertEqual(Hostile.calls, 0)
+
+    def test_long_arguments_are_cut_at_127_bytes_with_ellipsis(self):
+        text = render_args(tuple(range(100)))
+        self.assertEqual(len(text.encode()), 130)
+        self.assertTrue(text.startswith("(0, 1, 2, ") and text.endswith("..."), text)
+
+    def test_anything_but_a_tuple_renders_as_one_value(self):
+        self.assertEqual(render_args("x"), "'x'")
+        self.assertEqual(render_args(Hostile()), "<Hostile object>")
 
 
 class RenderCallable(support.NoToolLeftBehind):
