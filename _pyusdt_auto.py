@@ -7,8 +7,6 @@ attaches.  A failure is one line on stderr, never an exception: the program
 runs as it would without pyusdt.
 """
 
-from __future__ import annotations
-
 import sys
 
 

@@ -14,13 +14,15 @@ what it traces.  PROBES is then empty, and the functions raise
 RuntimeError.
 """
 
-from __future__ import annotations
-
 import os
 
 from ._loader import load as _load
 from ._loader import tracer_side as _tracer_side
-from ._version import __version__
+
+# N.B. no `from __future__ import annotations` here: it imports the
+# __future__ module at run time, which a bare python does not (the
+# annotations below are all valid expressions on 3.12).  __version__ is
+# read from _version on first use (__getattr__ below), not at import.
 
 # N.B. not typing.TYPE_CHECKING: importing typing would cost every armed
 # process ~20 ms.  Type checkers honour any constant of this name.
@@ -101,6 +103,14 @@ mark = _lib.mark
 #: marking() -> bool: whether a tracer is attached to MARK, so a caller can
 #: skip building an expensive detail string.
 marking = _lib.marking
+
+
+def __getattr__(name: str) -> object:
+    """The module's lazy attributes (PEP 562): __version__."""
+    if name == "__version__":
+        from ._version import __version__
+        return __version__
+    raise AttributeError("module 'pyusdt' has no attribute %r" % name)
 
 
 def library_path() -> str:

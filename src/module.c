@@ -490,7 +490,7 @@ init_process(PyObject *module)
     pyusdt_config_load();
     hide_own_code();
     if (pyusdt_codeinfo_init() < 0 || pyusdt_monitor_init() < 0
-        || pyusdt_gcwatch_init() < 0 || register_hooks(module) < 0
+        || register_hooks(module) < 0
         || pyusdt_poller_start() < 0) {
         return -1;
     }

@@ -169,6 +169,7 @@ pyusdt_poll_period_us(void)
 pyusdt_probeset
 pyusdt_sync(void)
 {
+    pyusdt_gcwatch_prepare(pyusdt_probes_attached());
     pyusdt_lock_acquire(&poller.sync_lock);
     note_switch_interval();
     pyusdt_probeset want = pyusdt_probes_attached();
