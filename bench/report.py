@@ -4,6 +4,7 @@ prints (and README shows): one column per Python, one row per figure, ✓ or
 
 from __future__ import annotations
 
+import startup
 from inprocess import CASES
 
 # The untraced workloads, in the order their figures are listed.
@@ -114,6 +115,10 @@ def table(results: dict) -> str:
             lambda p, k=key: "%s / %s" % (
                 _cell(p.get("process_attach"), k, "p50", fmt="%.0f", mark=False),
                 _cell(p.get("process_attach"), k, "p95", fmt="%.0f", mark=False)))
+    for label, _, _, goal in startup.CASES:
+        row("start-up: %s, instructions ratio to python -c pass (valgrind)" % label,
+            "≤ %.2f" % goal if goal else "",
+            lambda p, l=label: _cell(p.get("startup"), l, "ratio", fmt="%.3f"))
     for case in ("forced steady", "forced churn", "traced steady"):
         row("memory: %s, RSS growth 1M → 10M events, KiB" % case, "< 1024",
             lambda p, c=case: _cell(p.get("memory"), c, "growth_kib", fmt="%d"))
