@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "callstats.h"
 #include "codeinfo.h"
 #include "compat.h"
 #include "gcwatch.h"
@@ -51,7 +52,10 @@ static PyObject *
 status(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
     PyObject *attached = probeset_names(pyusdt_probes_attached());
-    PyObject *enabled = probeset_names(pyusdt_monitor_enabled());
+    PyObject *enabled = probeset_names(
+        pyusdt_monitor_enabled()
+        | (pyusdt_callstats_counting()
+           ? pyusdt_probes_attached() & PYUSDT_CALLSTATS_SET : 0));
     PyObject *forced = probeset_names(pyusdt_forced());   /* owned */
     PyObject *unavailable = probeset_names(pyusdt_monitor_unavailable());
     int tool_id = pyusdt_monitor_tool_id();
@@ -287,6 +291,7 @@ after_fork_child(PyObject *module, PyObject *ignored)
 {
     pyusdt_poller_forget();
     pyusdt_codeinfo_after_fork();
+    pyusdt_callstats_after_fork();
     return after_fork(module, ignored);
 }
 

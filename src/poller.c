@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "callstats.h"
 #include "compat.h"
 #include "gcwatch.h"
 #include "monitor.h"
@@ -175,7 +176,8 @@ pyusdt_sync(void)
     pyusdt_probeset want = pyusdt_probes_attached();
     /* N.B. both are tried, whatever the first one does. */
     int monitoring_ok = pyusdt_monitor_apply(want) == 0;
-    int ok = (pyusdt_gcwatch_apply(want) == 0) && monitoring_ok;
+    int stats_ok = pyusdt_callstats_apply(want) == 0;
+    int ok = (pyusdt_gcwatch_apply(want) == 0) && monitoring_ok && stats_ok;
     unsigned int previous = __atomic_exchange_n(
         &poller.applied, ok ? want : APPLY_AGAIN, __ATOMIC_RELAXED);
     if (poller.verbose && (previous != (ok ? want : APPLY_AGAIN))) {
@@ -319,6 +321,8 @@ poller_main(void *arg)
             sync_with_gil();
             pthread_mutex_lock(&poller.lock);
         }
+        /* CALL_STATS: the interval's figures, read without the GIL. */
+        pyusdt_callstats_report();
         struct timespec deadline;
         next_deadline(&deadline);
         while (!poller.stop
@@ -441,6 +445,8 @@ pyusdt_poller_close(void)
 {
     __atomic_store_n(&poller.closed, 1, __ATOMIC_RELEASE);
     pyusdt_poller_stop();
+    /* What was counted since the last interval. */
+    pyusdt_callstats_report();
 }
 
 void

@@ -48,11 +48,15 @@
     X(RAISE, "function, file, line, offset, exception, code_id")            \
     X(EXCEPTION_HANDLED, "function, file, line, offset, exception, code_id")
 
-/* Probes fed by something else: gc.callbacks, pyusdt.mark(). */
+/* Probes fed by something else: gc.callbacks, pyusdt.mark(), and the
+ * poller's interval report of the call statistics (callstats.h: two
+ * probes, as bpftrace reads at most six arguments of a probe on x86-64). */
 #define PYUSDT_OTHER_PROBES(X)                                              \
     X(GC_START, "generation")                                               \
     X(GC_DONE, "generation, collected, uncollectable")                      \
-    X(MARK, "name, detail")
+    X(MARK, "name, detail")                                                 \
+    X(CALL_STATS, "function, file, line, code_id, tid, calls")              \
+    X(CALL_TIMES, "code_id, tid, inclusive_ns, exclusive_ns")
 
 #define PYUSDT_PROBE_LIST(X) PYUSDT_MONITORING_PROBES(X) PYUSDT_OTHER_PROBES(X)
 

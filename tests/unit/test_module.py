@@ -45,7 +45,8 @@ class Untraced(support.NoToolLeftBehind):
         names = [row[0] for row in pyusdt.PROBES]
         self.assertEqual(names, ["PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD",
                                  "CALL", "LINE", "PY_UNWIND", "PY_THROW", "RAISE",
-                                 "EXCEPTION_HANDLED", "GC_START", "GC_DONE", "MARK"])
+                                 "EXCEPTION_HANDLED", "GC_START", "GC_DONE", "MARK",
+                                 "CALL_STATS", "CALL_TIMES"])
         for name, event, _args in pyusdt.PROBES:
             expected = getattr(sys.monitoring.events, name, 0)
             self.assertEqual(event, expected, name)
