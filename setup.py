@@ -34,7 +34,8 @@ STARTUP_PTH = "pyusdt-auto.pth"
 
 # bpftrace scripts shipped inside the package: (source glob, directory in
 # the package).  tools/ is optional.
-PACKAGE_SCRIPTS = [("sample.bt", ""), ("tools/*.bt", "tools")]
+PACKAGE_SCRIPTS = [("sample.bt", ""), ("tools/*.bt", "tools"),
+                   ("tools/events/*.bt", "tools/events")]
 
 
 class BuildPy(build_py):

@@ -9,6 +9,8 @@ A tool's header comment is its contract with the launcher, which reads:
   ..." and "bpftrace tools/NAME.bt ...") name exactly these;
 - "Report: pyusdt_tracer.report.CLASS" (or "none"): the Renderer that
   turns the tool's output into its report.
+A tool whose default reads CALL_STATS/CALL_TIMES keeps its per-event mode,
+with the same header, in tools/events/NAME.bt (launcher option --events).
 A header that breaks any of these is an error (ToolError), never a tool
 with fewer parameters: the launcher refuses to run, and the tests fail."""
 
@@ -25,6 +27,9 @@ from pyusdt_tracer.errors import PROG, USAGE_ERROR, TraceError
 
 #: The library as the tools name it, replaced by the mapped path.
 TOOL_LIBRARY = "./libpyusdt.so"
+#: Where a tool keeps its per-event mode (--events), beside the default
+#: that reads the statistics pyusdt counts in the process: tools/events/.
+EVENTS_DIR = "events"
 #: The launcher option behind each positional parameter a tool's usage
 #: line names.
 PARAMETERS = {"TOP": "top", "SECONDS": "interval", "DEPTH": "depth"}
@@ -119,7 +124,10 @@ def read_tool(path: str) -> Tool:
         problems.append("the script uses %s, not $1 to $%d"
                         % (", ".join("$%d" % n for n in used) or "no parameter",
                            len(parameters)))
-    for usage in ("python -m pyusdt.trace %s" % name, "bpftrace tools/%s.bt" % name):
+    script = "tools/%s.bt" % name
+    if os.path.basename(os.path.dirname(path)) == EVENTS_DIR:
+        script = "tools/%s/%s.bt" % (EVENTS_DIR, name)
+    for usage in ("python -m pyusdt.trace %s" % name, "bpftrace %s" % script):
         text = [line.strip() for line in lines if line.strip().startswith(usage)]
         if len(text) != 1:
             problems.append("%d usage lines %r, not one" % (len(text), usage))
@@ -152,8 +160,16 @@ def all_tools() -> dict[str, Tool]:
     return tools
 
 
-def find_tool(name: str) -> Tool:
+def find_tool(name: str, events: bool = False) -> Tool:
+    """Tool NAME; with EVENTS, its per-event mode (tools/events/NAME.bt)."""
     tools = all_tools()
+    if name in tools and events:
+        for directory in tool_dirs():
+            path = os.path.join(directory, EVENTS_DIR, name + ".bt")
+            if os.path.exists(path):
+                return read_tool(path)
+        raise TraceError("%s has no --events mode: its probes fire per event already"
+                         % name, USAGE_ERROR)
     if name in tools:
         return tools[name]
     raise TraceError("there is no tool %r (the tools are %s; `%s --list` describes them)"

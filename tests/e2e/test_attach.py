@@ -71,7 +71,7 @@ class TraceAttachesFirst(unittest.TestCase):
         # under the tracer for a while.  N.B. pyusdt sees a probe attached
         # when bpftrace raises its semaphore, before its program is live;
         # pycalls' BEGIN line says every probe is.
-        harness.wait_until(lambda: probes_attached(target, "PY_START", "PY_RETURN"),
+        harness.wait_until(lambda: probes_attached(target, "CALL_STATS", "CALL_TIMES"),
                            "bpftrace's probes attached")
         harness.wait_until(lambda: "Tracing Python calls" in launcher.stderr,
                            "pycalls' BEGIN", timeout=attaching.SETTLE)
@@ -157,7 +157,7 @@ class ServiceUnderLoad(unittest.TestCase):
             harness.wait_until(lambda: len(answered) >= 500, "500 answers untraced")
             launcher = launch("pycalls", "-p", str(target.pid))
             self.addCleanup(launcher.kill)
-            harness.wait_until(lambda: probes_attached(target, "PY_START", "PY_RETURN"),
+            harness.wait_until(lambda: probes_attached(target, "CALL_STATS", "CALL_TIMES"),
                                "bpftrace's probes attached")
             traced_from = len(answered)
             harness.wait_until(lambda: len(answered) >= traced_from + 1000,
