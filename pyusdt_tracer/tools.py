@@ -9,8 +9,8 @@ A tool's header comment is its contract with the launcher, which reads:
   ..." and "bpftrace tools/NAME.bt ...") name exactly these;
 - "Report: pyusdt_tracer.report.CLASS" (or "none"): the Renderer that
   turns the tool's output into its report.
-A tool whose default reads CALL_STATS/CALL_TIMES keeps its per-event mode,
-with the same header, in tools/events/NAME.bt (launcher option --events).
+A tool's other mode (MODES) has the same header, in tools/MODE/NAME.bt
+(launcher option --MODE).
 A header that breaks any of these is an error (ToolError), never a tool
 with fewer parameters: the launcher refuses to run, and the tests fail."""
 
@@ -27,9 +27,11 @@ from pyusdt_tracer.errors import PROG, USAGE_ERROR, TraceError
 
 #: The library as the tools name it, replaced by the mapped path.
 TOOL_LIBRARY = "./libpyusdt.so"
-#: Where a tool keeps its per-event mode (--events), beside the default
-#: that reads the statistics pyusdt counts in the process: tools/events/.
-EVENTS_DIR = "events"
+#: A tool's other mode, beside its default, lives in tools/MODE/NAME.bt:
+#: "events" (--events: per-event probes, where the default reads the
+#: statistics the process counts: pycalls), "counted" (--counted: those
+#: statistics, where the default needs per-event probes: pystat).
+MODES = ("events", "counted")
 #: The launcher option behind each positional parameter a tool's usage
 #: line names.
 PARAMETERS = {"TOP": "top", "SECONDS": "interval", "DEPTH": "depth"}
@@ -125,8 +127,9 @@ def read_tool(path: str) -> Tool:
                         % (", ".join("$%d" % n for n in used) or "no parameter",
                            len(parameters)))
     script = "tools/%s.bt" % name
-    if os.path.basename(os.path.dirname(path)) == EVENTS_DIR:
-        script = "tools/%s/%s.bt" % (EVENTS_DIR, name)
+    mode = os.path.basename(os.path.dirname(path))
+    if mode in MODES:
+        script = "tools/%s/%s.bt" % (mode, name)
     for usage in ("python -m pyusdt.trace %s" % name, "bpftrace %s" % script):
         text = [line.strip() for line in lines if line.strip().startswith(usage)]
         if len(text) != 1:
@@ -160,16 +163,16 @@ def all_tools() -> dict[str, Tool]:
     return tools
 
 
-def find_tool(name: str, events: bool = False) -> Tool:
-    """Tool NAME; with EVENTS, its per-event mode (tools/events/NAME.bt)."""
+def find_tool(name: str, mode: str | None = None) -> Tool:
+    """Tool NAME; with MODE (one of MODES), that mode of it
+    (tools/MODE/NAME.bt)."""
     tools = all_tools()
-    if name in tools and events:
+    if name in tools and mode:
         for directory in tool_dirs():
-            path = os.path.join(directory, EVENTS_DIR, name + ".bt")
+            path = os.path.join(directory, mode, name + ".bt")
             if os.path.exists(path):
                 return read_tool(path)
-        raise TraceError("%s has no --events mode: its probes fire per event already"
-                         % name, USAGE_ERROR)
+        raise TraceError("%s has no --%s mode" % (name, mode), USAGE_ERROR)
     if name in tools:
         return tools[name]
     raise TraceError("there is no tool %r (the tools are %s; `%s --list` describes them)"

@@ -147,10 +147,10 @@ class PycallsEventsTest(PycallsTest):
         self.assertNotIn("PY_START", counted)
 
 
-def toolrun_tool_source(name: str, events: bool) -> str:
-    """The script the launcher runs for tool NAME (--events or not)."""
+def toolrun_tool_source(name: str, events: bool = False, mode: str | None = None) -> str:
+    """The script the launcher runs for tool NAME (--events, --MODE or not)."""
     from pyusdt_tracer import tools
-    return tools.find_tool(name, events).source()
+    return tools.find_tool(name, "events" if events else mode).source()
 
 
 class PyflowTest(ToolTest):
@@ -226,6 +226,10 @@ class PystatTest(ToolTest):
         self.assertEqual(int(row["RAISES"]), 14, self.run_.describe())
         self.assertEqual(int(row["GCS"]), 5, self.run_.describe())
         self.assertEqual(int(row["MARKS"]), 11, self.run_.describe())
+        if "--counted" in self.options:   # not counted in this mode
+            self.assertEqual((row["RETURNS"], row["YIELDS"]), ("-", "-"),
+                             self.run_.describe())
+            return
         self.assertEqual(int(row["YIELDS"]), 0, self.run_.describe())
         self.assertGreaterEqual(int(row["RETURNS"]), 25, self.run_.describe())
 
@@ -237,6 +241,19 @@ class PystatTest(ToolTest):
         for row in rates.rows:
             self.assertEqual(row["PID"], pid)
             self.assertRegex(row["TIME"], r"^\d\d:\d\d:\d\d$")
+
+
+class PystatCountedTest(PystatTest):
+    """pystat --counted: calls from CALL_STATS, returns and yields not
+    counted (shown as "-"), the rest per event as before."""
+
+    options = ["--counted"]
+
+    def test_counted_mode_attaches_no_per_call_probe(self) -> None:
+        counted = toolrun_tool_source("pystat", mode="counted").split("*/", 1)[1]
+        self.assertIn("pyusdt:CALL_STATS", counted)
+        for probe in ("PY_START", "PY_RETURN", "PY_YIELD"):
+            self.assertNotIn(probe, counted)
 
 
 class PysyscallsTest(ToolTest):
