@@ -250,7 +250,9 @@ table_for(uint32_t gen)
     }
     if (t->generation != gen) {
         pthread_mutex_lock(&t->lock);
-        memset(t->entries, 0, t->size * sizeof(struct entry));
+        if (t->entries != NULL) {
+            memset(t->entries, 0, t->size * sizeof(struct entry));
+        }
         t->generation = gen;
         pthread_mutex_unlock(&t->lock);
         t->depth = 0;
@@ -272,7 +274,9 @@ grow_entries(struct table *t, uint32_t index)
     }
     pthread_mutex_lock(&t->lock);
     struct entry *old = t->entries;
-    memcpy(grown, old, t->size * sizeof(*grown));
+    if (old != NULL) {
+        memcpy(grown, old, t->size * sizeof(*grown));
+    }
     t->entries = grown;
     t->size = size;
     pthread_mutex_unlock(&t->lock);
