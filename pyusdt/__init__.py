@@ -20,8 +20,9 @@ from ._loader import load as _load
 from ._loader import tracer_side as _tracer_side
 
 # N.B. no `from __future__ import annotations` here: it imports the
-# __future__ module at run time, which a bare python does not (the
-# annotations below are all valid expressions on 3.12).  __version__ is
+# __future__ module at run time, which a bare python does not.  The
+# annotations that would build objects at import on 3.12 and 3.13
+# (generic aliases, unions) are quoted instead.  __version__ is
 # read from _version on first use (__getattr__ below), not at import.
 
 # N.B. not typing.TYPE_CHECKING: importing typing would cost every armed
@@ -38,7 +39,7 @@ else:
 #: Every probe: (name, sys.monitoring event bit or 0, argument list).  The
 #: bits are the running interpreter's own (3.14 renumbered some); 0 for the
 #: probes fed otherwise, and for an event this Python lacks.
-PROBES: tuple[tuple[str, int, str], ...] = _lib.PROBES
+PROBES: "tuple[tuple[str, int, str], ...]" = _lib.PROBES
 
 
 class Status:
@@ -48,25 +49,25 @@ class Status:
                  "gc_callback", "unavailable")
 
     #: Probes a tracer is attached to (their semaphores are non-zero).
-    attached: tuple[str, ...]
+    attached: "tuple[str, ...]"
     #: Probes whose sys.monitoring events are enabled.
-    enabled: tuple[str, ...]
+    enabled: "tuple[str, ...]"
     #: The sys.monitoring tool id pyusdt holds, or None.
-    tool_id: int | None
+    tool_id: "int | None"
     #: The poll interval, in milliseconds.
     check_msec: int
     #: Probes attached by PYUSDT_FORCE (a testing switch), not by a tracer.
-    forced: tuple[str, ...]
+    forced: "tuple[str, ...]"
     #: Whether the GC probes' gc.callbacks entry is installed.
     gc_callback: bool
     #: Probes whose sys.monitoring event the running Python lacks: they
     #: never fire, and attaching to one says so on stderr.
-    unavailable: tuple[str, ...]
+    unavailable: "tuple[str, ...]"
 
-    def __init__(self, attached: tuple[str, ...], enabled: tuple[str, ...],
-                 tool_id: int | None, check_msec: int,
-                 forced: tuple[str, ...] = (), gc_callback: bool = False,
-                 unavailable: tuple[str, ...] = ()) -> None:
+    def __init__(self, attached: "tuple[str, ...]", enabled: "tuple[str, ...]",
+                 tool_id: "int | None", check_msec: int,
+                 forced: "tuple[str, ...]" = (), gc_callback: bool = False,
+                 unavailable: "tuple[str, ...]" = ()) -> None:
         for name, value in zip(self.__slots__, (attached, enabled, tool_id, check_msec,
                                                 forced, gc_callback, unavailable)):
             object.__setattr__(self, name, value)
@@ -74,7 +75,7 @@ class Status:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Status is read-only")
 
-    def _fields(self) -> tuple[object, ...]:
+    def _fields(self) -> "tuple[object, ...]":
         return tuple(getattr(self, name) for name in self.__slots__)
 
     def __eq__(self, other: object) -> bool:

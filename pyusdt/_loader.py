@@ -53,7 +53,7 @@ def build_name() -> str:
     return sys.implementation.cache_tag + sys.abiflags
 
 
-def _candidates() -> list[str]:
+def _candidates() -> "list[str]":
     """Where libpyusdt may be, most specific first; each a build for this
     interpreter's ABI only.
 
@@ -93,7 +93,7 @@ class Unloaded:
     """libpyusdt's stand-in in a tracer-side process (tracer_side()): no
     probes, and each of its functions raises RuntimeError."""
 
-    PROBES: tuple[tuple[str, int, str], ...] = ()
+    PROBES: "tuple[tuple[str, int, str], ...]" = ()
 
     def __getattr__(self, name: str) -> object:
         def unloaded(*args: object, **kwargs: object) -> object:
