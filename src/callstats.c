@@ -74,6 +74,7 @@ static struct {
     uint32_t last_generation;
     int tool_id;
     int ready;
+    int warned;                 /* a failed start was reported */
     Py_ssize_t extra_index;
     pthread_key_t key;          /* the thread's table, for its exit */
     PyObject *disable;          /* owned: sys.monitoring.DISABLE */
@@ -691,9 +692,16 @@ start(void)
     if (monitoring_call("set_events", "(iI)", cs.tool_id, all) < 0) {
         goto error;
     }
+    cs.warned = 0;
     return 0;
 error:
-    report_failure("starting");
+    /* N.B. the poller tries again each interval: said once, until a
+     * start succeeds (no free tool id lasts). */
+    if (!cs.warned) {
+        report_failure("starting");
+        cs.warned = 1;
+    }
+    PyErr_Clear();
     __atomic_store_n(&cs.generation, 0, __ATOMIC_RELAXED);
     release_tool_id();
     return -1;

@@ -20,7 +20,7 @@ from tests import installed, support
 
 PROBES = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL", "LINE",
           "PY_UNWIND", "PY_THROW", "RAISE", "EXCEPTION_HANDLED", "GC_START",
-          "GC_DONE", "MARK")
+          "GC_DONE", "MARK", "CALL_STATS", "CALL_TIMES")
 
 
 def tool(*args: str) -> str:

@@ -13,7 +13,8 @@ import sys
 import unittest
 
 from tests import support
-from tests.integration.reliability_support import ALL, MONITORING_PROBES, PrivateCopy
+from tests.integration.reliability_support import (ALL, AGGREGATING, MONITORING_PROBES,
+                                                   PrivateCopy)
 
 STATUS = ("import pyusdt; s = pyusdt.status(); "
           "print(','.join(s.enabled) or '-', s.tool_id, s.check_msec)")
@@ -43,8 +44,7 @@ class MalformedEnvironment(PrivateCopy):
         for value, enabled in (("bogus", "-"), ("py_start", "-"), (",,,", None),
                                ("PY_START,bogus", "PY_START"), (" PY_RETURN , ", None),
                                # "all" counts call statistics too (callstats.c)
-                               ("all,bogus", ",".join((*MONITORING_PROBES, "CALL_STATS",
-                                                       "CALL_TIMES"))),
+                               ("all,bogus", ",".join(MONITORING_PROBES + AGGREGATING)),
                                ("X" * 10000, "-")):
             with self.subTest(value=value[:20]):
                 run = self.run_target(["-c", STATUS], value)
