@@ -34,7 +34,9 @@ STARTUP_PTH = "pyusdt-auto.pth"
 
 # bpftrace scripts shipped inside the package: (source glob, directory in
 # the package).  tools/ is optional.
-PACKAGE_SCRIPTS = [("sample.bt", ""), ("tools/*.bt", "tools")]
+PACKAGE_SCRIPTS = [("sample.bt", ""), ("tools/*.bt", "tools"),
+                   ("tools/events/*.bt", "tools/events"),
+                   ("tools/counted/*.bt", "tools/counted")]
 
 
 class BuildPy(build_py):

@@ -4,6 +4,7 @@ prints (and README shows): one column per Python, one row per figure, ✓ or
 
 from __future__ import annotations
 
+import startup
 from inprocess import CASES
 
 # The untraced workloads, in the order their figures are listed.
@@ -114,6 +115,15 @@ def table(results: dict) -> str:
             lambda p, k=key: "%s / %s" % (
                 _cell(p.get("process_attach"), k, "p50", fmt="%.0f", mark=False),
                 _cell(p.get("process_attach"), k, "p95", fmt="%.0f", mark=False)))
+    for label, _, _, goal in startup.CASES:
+        row("start-up: %s, instructions ratio to python -c pass (valgrind)" % label,
+            "≤ %.2f" % goal if goal else "",
+            lambda p, l=label: _cell(p.get("startup"), l, "ratio", fmt="%.3f"))
+    for workload in ("fib", "oo", "gen"):
+        for figure, unit in (("cpu_ns", "CPU ns"), ("instructions", "instructions")):
+            row("CALL_STATS vs cProfile, %s: added %s per entry, pyusdt / cProfile (ratio)"
+                % (workload, unit), "≤ 1.0",
+                lambda p, w=workload, f=figure: _versus(p.get("callstats"), w, f))
     for case in ("forced steady", "forced churn", "traced steady"):
         row("memory: %s, RSS growth 1M → 10M events, KiB" % case, "< 1024",
             lambda p, c=case: _cell(p.get("memory"), c, "growth_kib", fmt="%d"))
@@ -145,6 +155,16 @@ def table(results: dict) -> str:
                       floor["by -p PID"]["from_semaphore_ms"]["p50"],
                       floor["by -p PID"]["from_semaphore_ms"]["p95"])]
     return "\n".join(lines)
+
+
+def _versus(section: object, workload: str, figure: str) -> str:
+    """pyusdt's and cProfile's added cost per entry, and their ratio."""
+    costs = _cell(section, workload, figure, "pyusdt CALL_STATS", mark=False)
+    if costs in ("—", "skipped", "failed"):
+        return costs
+    return "%s / %s (%s)" % (costs, _cell(section, workload, figure, "cProfile", mark=False),
+                             _cell(section, workload, figure + " ratio", "ratio",
+                                   fmt="%.3f"))
 
 
 def _latency(section: object, msec: str, quantile: str) -> str:

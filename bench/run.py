@@ -8,7 +8,8 @@ Usage: python bench/run.py [--quick] [--python PATH ...] [--only SECTIONS]
 Sections, in order: untraced (1), inprocess (2), instructions (2 again,
 counted by valgrind), traced (3), attach (4), memory (6), process_attach
 (7: python -m pyusdt attach), audit (8: the audit hook after a detach),
-each per Python; then peer (5).  Each module's docstring says how it measures.  Prints
+startup (9: arming's cost in instructions), callstats (10: CALL_STATS against
+cProfile), each per Python; then peer (5).  Each module's docstring says how it measures.  Prints
 progress on stderr, then a Markdown table on stdout, and writes every
 measurement (raw values included) to bench/results.json.  traced, attach
 and peer need root and bpftrace, instructions needs valgrind: without them
@@ -34,6 +35,8 @@ import audit
 import inprocess
 import process_attach
 import instructions
+import startup
+import callstats
 import memory
 import peer
 import traced
@@ -53,6 +56,8 @@ SECTIONS = {
     "memory": (memory, False),
     "process_attach": (process_attach, True),
     "audit": (audit, False),
+    "startup": (startup, False),
+    "callstats": (callstats, False),
 }
 
 

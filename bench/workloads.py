@@ -4,7 +4,7 @@ what they timed as one JSON line on stdout.
 
 Usage:
   workloads.py time NAME SIZE REPS [--expect-enabled PROBES] [--cpython-floor PROBES]
-                     [--idle-thread yes]
+                     [--idle-thread yes] [--profile cprofile]
       Runs workload NAME at SIZE, REPS times; prints the CPU and wall
       nanoseconds of each repetition and the events one repetition makes.
       --expect-enabled: first wait until pyusdt has enabled these probes
@@ -16,6 +16,10 @@ Usage:
       --audit-hook detached: with PYUSDT_FORCE=AUDIT (pyusdt's audit hook
       added at import), lower that semaphore first, as a tracer detaching
       would: the hook stays, unattached (see audit.py).
+      --profile cprofile: run each repetition under cProfile.
+  workloads.py count NAME SIZE
+      Prints how many times Python functions start or resume in one run
+      of workload NAME at SIZE (callstats.py's per-call denominator).
   workloads.py serve NAME SIZE [options, as for time]
       The same workload, one repetition per line read from stdin: prints a
       JSON line {"ready": true, "calls": N} once set up, then the CPU
@@ -321,7 +325,45 @@ def prepare(args: list[str]) -> tuple[Callable[[], object], int | None]:
         idle_thread()
     if options.get("--audit-hook") == "detached":
         detach_audit_hook()
+    if options.get("--profile") == "cprofile":
+        run = under_cprofile(run)
     return run, calls
+
+
+def under_cprofile(run: Callable[[], object]) -> Callable[[], object]:
+    """RUN with cProfile enabled around it: the in-process profiler that
+    CALL_STATS is measured against."""
+    import cProfile
+    profile = cProfile.Profile()
+
+    def profiled() -> object:
+        profile.enable()
+        try:
+            return run()
+        finally:
+            profile.disable()
+    return profiled
+
+
+def cmd_count(args: list[str]) -> None:
+    """NAME SIZE: how many times a Python function starts or resumes in one
+    run of the workload (what a profiler handles per unit of work)."""
+    run, _ = WORKLOADS[args[0]](int(args[1]))
+    monitoring = sys.monitoring
+    tool = monitoring.COVERAGE_ID
+    counted = [0]
+
+    def entry(code: object, offset: int) -> None:
+        counted[0] += 1
+
+    monitoring.use_tool_id(tool, "count")
+    for event in (monitoring.events.PY_START, monitoring.events.PY_RESUME):
+        monitoring.register_callback(tool, event, entry)
+    monitoring.set_events(tool, monitoring.events.PY_START | monitoring.events.PY_RESUME)
+    run()
+    monitoring.set_events(tool, 0)
+    print(json.dumps({"workload": args[0], "size": int(args[1]), "entries": counted[0]}),
+          flush=True)
 
 
 def cmd_time(args: list[str]) -> None:
@@ -437,7 +479,7 @@ def cmd_memory(args: list[str]) -> None:
 
 def main() -> None:
     commands = {"time": cmd_time, "serve": cmd_serve, "spin": cmd_spin,
-                "memory": cmd_memory}
+                "memory": cmd_memory, "count": cmd_count}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](sys.argv[2:])

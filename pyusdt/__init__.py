@@ -14,13 +14,16 @@ what it traces.  PROBES is then empty, and the functions raise
 RuntimeError.
 """
 
-from __future__ import annotations
-
 import os
 
 from ._loader import load as _load
 from ._loader import tracer_side as _tracer_side
-from ._version import __version__
+
+# N.B. no `from __future__ import annotations` here: it imports the
+# __future__ module at run time, which a bare python does not.  The
+# annotations that would build objects at import on 3.12 and 3.13
+# (generic aliases, unions) are quoted instead.  __version__ is
+# read from _version on first use (__getattr__ below), not at import.
 
 # N.B. not typing.TYPE_CHECKING: importing typing would cost every armed
 # process ~20 ms.  Type checkers honour any constant of this name.
@@ -36,7 +39,7 @@ else:
 #: Every probe: (name, sys.monitoring event bit or 0, argument list).  The
 #: bits are the running interpreter's own (3.14 renumbered some); 0 for the
 #: probes fed otherwise, and for an event this Python lacks.
-PROBES: tuple[tuple[str, int, str], ...] = _lib.PROBES
+PROBES: "tuple[tuple[str, int, str], ...]" = _lib.PROBES
 
 #: The probes of provider ``python``, CPython's own marker names and
 #: arguments (docs/cpython-dialect.md): (name, argument list).
@@ -50,20 +53,20 @@ class Status:
                  "gc_callback", "unavailable", "audit_hook", "native")
 
     #: Probes a tracer is attached to (their semaphores are non-zero).
-    attached: tuple[str, ...]
+    attached: "tuple[str, ...]"
     #: Probes whose sys.monitoring events are enabled.
-    enabled: tuple[str, ...]
+    enabled: "tuple[str, ...]"
     #: The sys.monitoring tool id pyusdt holds, or None.
-    tool_id: int | None
+    tool_id: "int | None"
     #: The poll interval, in milliseconds.
     check_msec: int
     #: Probes attached by PYUSDT_FORCE (a testing switch), not by a tracer.
-    forced: tuple[str, ...]
+    forced: "tuple[str, ...]"
     #: Whether the GC probes' gc.callbacks entry is installed.
     gc_callback: bool
     #: Probes whose sys.monitoring event the running Python lacks: they
     #: never fire, and attaching to one says so on stderr.
-    unavailable: tuple[str, ...]
+    unavailable: "tuple[str, ...]"
     #: Whether the audit probes' hook is installed (once in, for good: PEP
     #: 578 hooks cannot be removed).
     audit_hook: bool
@@ -71,13 +74,13 @@ class Status:
     #: configured --with-dtrace): pyusdt leaves them unfed, so that no
     #: event is reported twice.  None until a python probe is first
     #: attached (the interpreter is looked at then, not at import).
-    native: tuple[str, ...] | None
+    native: "tuple[str, ...] | None"
 
-    def __init__(self, attached: tuple[str, ...], enabled: tuple[str, ...],
-                 tool_id: int | None, check_msec: int,
-                 forced: tuple[str, ...] = (), gc_callback: bool = False,
-                 unavailable: tuple[str, ...] = (), audit_hook: bool = False,
-                 native: tuple[str, ...] | None = None) -> None:
+    def __init__(self, attached: "tuple[str, ...]", enabled: "tuple[str, ...]",
+                 tool_id: "int | None", check_msec: int,
+                 forced: "tuple[str, ...]" = (), gc_callback: bool = False,
+                 unavailable: "tuple[str, ...]" = (), audit_hook: bool = False,
+                 native: "tuple[str, ...] | None" = None) -> None:
         for name, value in zip(self.__slots__, (attached, enabled, tool_id, check_msec,
                                                 forced, gc_callback, unavailable,
                                                 audit_hook, native)):
@@ -86,7 +89,7 @@ class Status:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Status is read-only")
 
-    def _fields(self) -> tuple[object, ...]:
+    def _fields(self) -> "tuple[object, ...]":
         return tuple(getattr(self, name) for name in self.__slots__)
 
     def __eq__(self, other: object) -> bool:
@@ -115,6 +118,14 @@ mark = _lib.mark
 #: marking() -> bool: whether a tracer is attached to MARK, so a caller can
 #: skip building an expensive detail string.
 marking = _lib.marking
+
+
+def __getattr__(name: str) -> object:
+    """The module's lazy attributes (PEP 562): __version__."""
+    if name == "__version__":
+        from ._version import __version__
+        return __version__
+    raise AttributeError("module 'pyusdt' has no attribute %r" % name)
 
 
 def library_path() -> str:

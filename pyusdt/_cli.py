@@ -9,8 +9,6 @@ CPython behaviour lives in Modules/main.c and Python/pythonrun.c; the
 comments below name the function each step copies.
 """
 
-from __future__ import annotations
-
 import importlib.machinery
 import importlib.util
 import marshal
@@ -21,7 +19,9 @@ from types import CodeType, ModuleType, TracebackType
 
 import pyusdt
 
-# N.B. for annotations only: collections.abc costs a start-up ~4 ms.
+# N.B. for annotations only: collections.abc costs a start-up ~4 ms.  And
+# no `from __future__ import annotations`, which imports __future__ at run
+# time: the names known only to type checkers are quoted instead.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -326,7 +326,7 @@ def _run_script(program: Program) -> int:
 
 
 def _run_file_code(namespace: dict[str, object],
-                   run_program: Callable[[], object]) -> None:
+                   run_program: "Callable[[], object]") -> None:
     """Calls RUN_PROGRAM, which runs a program in NAMESPACE, as
     _PyRun_SimpleFileObject() runs a file: flushing stdio after it, and
     dropping __file__ and __cached__ once it is over (unless it ended with
@@ -458,10 +458,10 @@ def _reset_main(loader: object, filename: str | None = None) -> dict[str, object
 
 #: Called once, just before the program's own code runs (the wait for a
 #: tracer), or None.
-_before_program: Callable[[], object] | None = None
+_before_program: "Callable[[], object] | None" = None
 
-def _run_as_program(run_program: Callable[[], object],
-                    after_report: Callable[[], None] | None = None) -> None:
+def _run_as_program(run_program: "Callable[[], object]",
+                    after_report: "Callable[[], None] | None" = None) -> None:
     """Calls RUN_PROGRAM.  An exception other than SystemExit escaping it is
     re-raised, so that the interpreter reports it and picks the exit status
     (1, or death by SIGINT for KeyboardInterrupt) as it would for python
@@ -493,7 +493,7 @@ def _program_traceback(tb: TracebackType | None) -> TracebackType | None:
 
 
 def _report_as_program(exc: BaseException, tb: TracebackType | None,
-                       after_report: Callable[[], None] | None = None) -> None:
+                       after_report: "Callable[[], None] | None" = None) -> None:
     """Arranges for EXC, about to propagate out of python -m pyusdt, to be
     reported with traceback TB by the sys.excepthook in place now."""
     exc.__traceback__ = tb
@@ -511,9 +511,9 @@ class _OneShotExceptHook:
     """A sys.excepthook that, called once for its exception, puts the
     previous hook back and calls it with the program's traceback."""
 
-    def __init__(self, hook: Callable[..., object], exc: BaseException,
+    def __init__(self, hook: "Callable[..., object]", exc: BaseException,
                  tb: TracebackType | None,
-                 after_report: Callable[[], None] | None) -> None:
+                 after_report: "Callable[[], None] | None") -> None:
         self.hook = hook
         self.exc = exc
         self.tb = tb

@@ -1,13 +1,18 @@
 """Finds and loads the libpyusdt extension for the running interpreter."""
 
-from __future__ import annotations
-
-import importlib.machinery
 import os
 import sys
 
-# N.B. neither importlib.util nor types: every process that imports pyusdt
-# would pay for them (~1 ms); importlib.machinery is frozen in.
+# N.B. no stdlib module that a bare `python -c pass` does not import
+# already: every armed process would pay for it.  So neither
+# importlib.machinery nor importlib.util: the classes they name live in
+# the import system's own frozen modules, always loaded (their suffixes
+# come from _imp), and no `from __future__ import annotations`, which
+# imports the __future__ module at run time.
+import _imp
+from _frozen_importlib import ModuleSpec
+from _frozen_importlib_external import ExtensionFileLoader
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
@@ -48,7 +53,7 @@ def build_name() -> str:
     return sys.implementation.cache_tag + sys.abiflags
 
 
-def _candidates() -> list[str]:
+def _candidates() -> "list[str]":
     """Where libpyusdt may be, most specific first; each a build for this
     interpreter's ABI only.
 
@@ -68,7 +73,7 @@ def _candidates() -> list[str]:
     override = os.environ.get("PYUSDT_LIBRARY")
     if override:
         return [os.path.join(os.path.dirname(here), override)]
-    found = [os.path.join(here, _EXT_NAME + importlib.machinery.EXTENSION_SUFFIXES[0])]
+    found = [os.path.join(here, _EXT_NAME + _imp.extension_suffixes()[0])]
     root = os.path.dirname(here)
     build = os.path.join(root, "build", build_name(), _EXT_NAME + ".so")
     default = os.path.join(root, _EXT_NAME + ".so")
@@ -88,8 +93,8 @@ class Unloaded:
     """libpyusdt's stand-in in a tracer-side process (tracer_side()): no
     probes, and each of its functions raises RuntimeError."""
 
-    PROBES: tuple[tuple[str, int, str], ...] = ()
-    PYTHON_PROBES: tuple[tuple[str, str], ...] = ()
+    PROBES: "tuple[tuple[str, int, str], ...]" = ()
+    PYTHON_PROBES: "tuple[tuple[str, str], ...]" = ()
 
     def __getattr__(self, name: str) -> object:
         def unloaded(*args: object, **kwargs: object) -> object:
@@ -116,15 +121,15 @@ def _unloadable(path: str, exc: ImportError) -> ImportError:
            sys.abiflags, sys.executable))
 
 
-def load() -> ModuleType:
+def load() -> "ModuleType":
     """Imports libpyusdt (once per process) and returns it."""
     module = sys.modules.get(_EXT_NAME)
     if module is not None:
         return module
     for path in _candidates():
         if os.path.exists(path):
-            loader = importlib.machinery.ExtensionFileLoader(_EXT_NAME, path)
-            spec = importlib.machinery.ModuleSpec(_EXT_NAME, loader, origin=path)
+            loader = ExtensionFileLoader(_EXT_NAME, path)
+            spec = ModuleSpec(_EXT_NAME, loader, origin=path)
             spec.has_location = True
             try:
                 module = loader.create_module(spec)

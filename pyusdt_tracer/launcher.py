@@ -114,6 +114,13 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--filter", action="append", metavar="PREFIX",
                        help="pytimeline: keep only functions whose qualified name, "
                             "or module.qualname, starts with PREFIX (repeatable)")
+    mode = parse.add_mutually_exclusive_group()
+    mode.add_argument("--events", action="store_const", dest="mode", const="events",
+                      help="pycalls: time every call with per-event probes (a uprobe "
+                           "hit each) instead of the statistics the process counts")
+    mode.add_argument("--counted", action="store_const", dest="mode", const="counted",
+                      help="pystat: calls from the statistics the process counts, no "
+                           "uprobe hit per call (returns and yields are then not shown)")
     parse.add_argument("--raw", action="store_true",
                        help="print bpftrace's own output (maps keyed by code_id)")
     parse.add_argument("--bpftrace", metavar="PATH",
@@ -159,7 +166,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def trace(options: argparse.Namespace, command: list[str]) -> int:
     """Runs the trace OPTIONS and COMMAND describe; returns the exit status."""
-    tool = find_tool(options.tool)
+    tool = find_tool(options.tool, options.mode)
     check_options(tool, options)
     timeline.check_options(tool.report, options)
     python = None

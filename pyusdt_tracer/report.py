@@ -272,10 +272,18 @@ class Stat(Renderer):
             ("CALLS", 9), ("RETURNS", 9), ("YIELDS", 9), ("RAISES", 9), ("GCS", 7),
             ("MARKS", 8))]
 
+    #: What --counted (tools/counted/pystat.bt) does not count: shown as "-".
+    NOT_COUNTED = ("returns", "yields")
+
     def __init__(self, options: argparse.Namespace, out: IO[str]) -> None:
         super().__init__(options, out)
         self.totals: dict[int, list[int]] = defaultdict(lambda: [0] * len(self.COUNTERS))
         self.headed = False
+        counted = getattr(options, "mode", None) == "counted"
+        self.shown = [not (counted and name in self.NOT_COUNTED) for name in self.COUNTERS]
+
+    def cells(self, values: list[object]) -> list[object]:
+        return [value if shown else "-" for value, shown in zip(values, self.shown)]
 
     def report(self, maps: Maps) -> list[str]:
         counts = [maps.by_code("@" + name) for name in self.COUNTERS]
@@ -287,7 +295,7 @@ class Stat(Renderer):
             for index, value in enumerate(values):
                 self.totals[pid][index] += value
             rows.append([self.time or "", pid]
-                        + [round(value * 1000 / elapsed) for value in values])
+                        + self.cells([round(value * 1000 / elapsed) for value in values]))
         lines = table(self.RATES, rows)
         if self.headed:
             lines = lines[1:]
@@ -296,7 +304,7 @@ class Stat(Renderer):
 
     def finish(self) -> None:
         super().finish()
-        rows = [["", pid] + values for pid, values in sorted(self.totals.items())]
+        rows = [["", pid] + self.cells(values) for pid, values in sorted(self.totals.items())]
         self.write([""] + table(self.TOTALS, rows))
 
 

@@ -9,6 +9,8 @@ A tool's header comment is its contract with the launcher, which reads:
   ..." and "bpftrace tools/NAME.bt ...") name exactly these;
 - "Report: pyusdt_tracer.report.CLASS" (or "none"): the Renderer that
   turns the tool's output into its report.
+A tool's other mode (MODES) has the same header, in tools/MODE/NAME.bt
+(launcher option --MODE).
 A header that breaks any of these is an error (ToolError), never a tool
 with fewer parameters: the launcher refuses to run, and the tests fail."""
 
@@ -25,6 +27,11 @@ from pyusdt_tracer.errors import PROG, USAGE_ERROR, TraceError
 
 #: The library as the tools name it, replaced by the mapped path.
 TOOL_LIBRARY = "./libpyusdt.so"
+#: A tool's other mode, beside its default, lives in tools/MODE/NAME.bt:
+#: "events" (--events: per-event probes, where the default reads the
+#: statistics the process counts: pycalls), "counted" (--counted: those
+#: statistics, where the default needs per-event probes: pystat).
+MODES = ("events", "counted")
 #: The launcher option behind each positional parameter a tool's usage
 #: line names.
 PARAMETERS = {"TOP": "top", "SECONDS": "interval", "DEPTH": "depth"}
@@ -119,7 +126,11 @@ def read_tool(path: str) -> Tool:
         problems.append("the script uses %s, not $1 to $%d"
                         % (", ".join("$%d" % n for n in used) or "no parameter",
                            len(parameters)))
-    for usage in ("python -m pyusdt.trace %s" % name, "bpftrace tools/%s.bt" % name):
+    script = "tools/%s.bt" % name
+    mode = os.path.basename(os.path.dirname(path))
+    if mode in MODES:
+        script = "tools/%s/%s.bt" % (mode, name)
+    for usage in ("python -m pyusdt.trace %s" % name, "bpftrace %s" % script):
         text = [line.strip() for line in lines if line.strip().startswith(usage)]
         if len(text) != 1:
             problems.append("%d usage lines %r, not one" % (len(text), usage))
@@ -152,8 +163,16 @@ def all_tools() -> dict[str, Tool]:
     return tools
 
 
-def find_tool(name: str) -> Tool:
+def find_tool(name: str, mode: str | None = None) -> Tool:
+    """Tool NAME; with MODE (one of MODES), that mode of it
+    (tools/MODE/NAME.bt)."""
     tools = all_tools()
+    if name in tools and mode:
+        for directory in tool_dirs():
+            path = os.path.join(directory, mode, name + ".bt")
+            if os.path.exists(path):
+                return read_tool(path)
+        raise TraceError("%s has no --%s mode" % (name, mode), USAGE_ERROR)
     if name in tools:
         return tools[name]
     raise TraceError("there is no tool %r (the tools are %s; `%s --list` describes them)"

@@ -7,10 +7,16 @@
 #include "render.h"
 
 #define GC_PROBES (PYUSDT_BIT(GC_START) | PYUSDT_BIT(GC_DONE))
+/* What makes prepare() build: the GC probes, or the python provider's,
+ * which their callback feeds (dialect.h) and which pyusdt_sync() passes
+ * here as attached, before dialect.c has mapped them to GC_PROBES. */
+#define GC_FEEDS (GC_PROBES | PYUSDT_BIT(gc__start) | PYUSDT_BIT(gc__done))
 
 /* Process-wide like gc itself.  Set at init, constant after, except
  * INSTALLED: changed by pyusdt_gcwatch_apply() (serialised by its caller,
- * pyusdt_sync) and read atomically by anyone. */
+ * pyusdt_sync) and read atomically by anyone.  The objects are made by
+ * the first pyusdt_gcwatch_prepare() that wants a GC probe, and CALLBACK,
+ * published last, says they are there. */
 static struct {
     PyObject *callbacks;    /* owned: the gc.callbacks list */
     PyObject *callback;     /* owned: our builtin function */
@@ -75,30 +81,50 @@ static PyMethodDef gc_def = {
     "pyusdt's gc.callbacks entry for the GC_START and GC_DONE probes.",
 };
 
-int
-pyusdt_gcwatch_init(void)
+/* Builds what prepare() publishes; 0, or -1 with an exception set. */
+static int
+make_objects(void)
 {
-    if (gcw.callback != NULL) {
-        return 0;
-    }
     PyObject *gc = PyImport_ImportModule("gc");   /* owned */
     if (gc == NULL) {
         return -1;
     }
     gcw.callbacks = PyObject_GetAttrString(gc, "callbacks");
     Py_DECREF(gc);
-    if (gcw.callbacks == NULL) {
-        return -1;
-    }
     gcw.key_generation = PyUnicode_InternFromString("generation");
     gcw.key_collected = PyUnicode_InternFromString("collected");
     gcw.key_uncollectable = PyUnicode_InternFromString("uncollectable");
-    gcw.callback = PyCFunction_New(&gc_def, NULL);
-    if (!gcw.key_generation || !gcw.key_collected || !gcw.key_uncollectable
-        || !gcw.callback) {
+    PyObject *callback = PyCFunction_New(&gc_def, NULL);   /* owned */
+    if (!gcw.callbacks || !gcw.key_generation || !gcw.key_collected
+        || !gcw.key_uncollectable || !callback) {
+        Py_XDECREF(callback);
+        Py_CLEAR(gcw.callbacks);
+        Py_CLEAR(gcw.key_generation);
+        Py_CLEAR(gcw.key_collected);
+        Py_CLEAR(gcw.key_uncollectable);
         return -1;
     }
+    /* Published last: a non-NULL callback means the rest is there. */
+    __atomic_store_n(&gcw.callback, callback, __ATOMIC_RELEASE);
     return 0;
+}
+
+void
+pyusdt_gcwatch_prepare(pyusdt_probeset want)
+{
+    static int busy;   /* one thread builds; atomic */
+    if (!(want & GC_FEEDS)
+        || __atomic_load_n(&gcw.callback, __ATOMIC_ACQUIRE) != NULL
+        || __atomic_exchange_n(&busy, 1, __ATOMIC_ACQ_REL)) {
+        return;
+    }
+    PyObject *pending = PyErr_GetRaisedException();   /* owned */
+    if (__atomic_load_n(&gcw.callback, __ATOMIC_ACQUIRE) == NULL
+        && make_objects() < 0) {
+        PyErr_Clear();   /* apply() says so, and the poller tries again */
+    }
+    PyErr_SetRaisedException(pending);   /* steals pending */
+    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
 }
 
 /* The index of our callback in gc.callbacks, or -1. */
@@ -119,8 +145,12 @@ find_callback(void)
 int
 pyusdt_gcwatch_apply(pyusdt_probeset want)
 {
-    if (gcw.callback == NULL) {
-        return -1;
+    PyObject *callback = __atomic_load_n(&gcw.callback, __ATOMIC_ACQUIRE);
+    if (callback == NULL && !(want & GC_PROBES)) {
+        return 0;   /* never installed */
+    }
+    if (callback == NULL) {
+        return -1;   /* not built (yet): the poller tries again */
     }
     int rc = 0;
     Py_ssize_t at = find_callback();

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "callstats.h"
 #include "codeinfo.h"
 #include "compat.h"
 #include "dialect.h"
@@ -56,7 +57,10 @@ static PyObject *
 status(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
     PyObject *attached = probeset_names(pyusdt_probes_attached());
-    PyObject *enabled = probeset_names(pyusdt_monitor_enabled());
+    PyObject *enabled = probeset_names(
+        pyusdt_monitor_enabled()
+        | (pyusdt_callstats_counting()
+           ? pyusdt_probes_attached() & PYUSDT_CALLSTATS_SET : 0));
     PyObject *forced = probeset_names(pyusdt_forced());   /* owned */
     PyObject *unavailable = probeset_names(pyusdt_monitor_unavailable());
     PyObject *native = pyusdt_dialect_checked()                  /* owned */
@@ -305,6 +309,7 @@ after_fork_child(PyObject *module, PyObject *ignored)
 {
     pyusdt_poller_forget();
     pyusdt_codeinfo_after_fork();
+    pyusdt_callstats_after_fork();
     return after_fork(module, ignored);
 }
 
@@ -522,7 +527,7 @@ init_process(PyObject *module)
     pyusdt_config_load();
     hide_own_code();
     if (pyusdt_codeinfo_init() < 0 || pyusdt_monitor_init() < 0
-        || pyusdt_gcwatch_init() < 0 || register_hooks(module) < 0
+        || register_hooks(module) < 0
         || pyusdt_poller_start() < 0) {
         return -1;
     }

@@ -301,17 +301,27 @@ static const struct {
 
 #define NCALLBACKS ((int)(sizeof(callback_defs) / sizeof(callback_defs[0])))
 
-/* A new callback object for callback_defs[I], or NULL with an exception. */
-static PyObject *
-new_callback(int i)
+PyObject *
+pyusdt_monitor_callback_new(const char *probe, vectorcallfunc func)
 {
+    if (PyType_Ready(&callback_type) < 0) {
+        return NULL;
+    }
     callback_object *cb = PyObject_New(callback_object, &callback_type);
     if (cb == NULL) {
         return NULL;
     }
-    cb->vectorcall = callback_defs[i].func;
-    cb->probe = callback_defs[i].probe;
+    cb->vectorcall = func;
+    cb->probe = probe;
     return (PyObject *)cb;
+}
+
+/* A new callback object for callback_defs[I], or NULL with an exception. */
+static PyObject *
+new_callback(int i)
+{
+    return pyusdt_monitor_callback_new(callback_defs[i].probe,
+                                       callback_defs[i].func);
 }
 
 /* ---- enabling ---------------------------------------------------------- */

@@ -43,6 +43,11 @@ pyusdt_probeset pyusdt_monitor_unavailable(void);
 /* The probes whose events are enabled now. */
 pyusdt_probeset pyusdt_monitor_enabled(void);
 
+/* A new sys.monitoring callback object (owned) that calls FUNC through its
+ * own vectorcall slot (see monitor.c for why not a builtin function);
+ * PROBE, static, names it in its repr.  NULL with an exception set. */
+PyObject *pyusdt_monitor_callback_new(const char *probe, vectorcallfunc func);
+
 /* The tool id held, or -1. */
 int pyusdt_monitor_tool_id(void);
 

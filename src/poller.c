@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "callstats.h"
 #include "compat.h"
 #include "dialect.h"
 #include "gcwatch.h"
@@ -178,6 +179,7 @@ pyusdt_poll_period_us(void)
 pyusdt_probeset
 pyusdt_sync(void)
 {
+    pyusdt_gcwatch_prepare(pyusdt_probes_attached());
     pyusdt_lock_acquire(&poller.sync_lock);
     note_switch_interval();
     pyusdt_probeset want = pyusdt_probes_attached();
@@ -185,8 +187,9 @@ pyusdt_sync(void)
     pyusdt_probeset serve = pyusdt_dialect_sources(want);
     /* N.B. all are tried, whatever the first one does. */
     int monitoring_ok = pyusdt_monitor_apply(serve) == 0;
+    int stats_ok = pyusdt_callstats_apply(serve) == 0;
     int gc_ok = pyusdt_gcwatch_apply(serve) == 0;
-    int ok = (pyusdt_audit_apply(serve) == 0) && gc_ok && monitoring_ok;
+    int ok = (pyusdt_audit_apply(serve) == 0) && gc_ok && monitoring_ok && stats_ok;
     unsigned int previous = __atomic_exchange_n(
         &poller.applied, ok ? want : APPLY_AGAIN, __ATOMIC_RELAXED);
     if (poller.verbose && (previous != (ok ? want : APPLY_AGAIN))) {
@@ -330,6 +333,8 @@ poller_main(void *arg)
             sync_with_gil();
             pthread_mutex_lock(&poller.lock);
         }
+        /* CALL_STATS: the interval's figures, read without the GIL. */
+        pyusdt_callstats_report();
         struct timespec deadline;
         next_deadline(&deadline);
         while (!poller.stop
@@ -452,6 +457,8 @@ pyusdt_poller_close(void)
 {
     __atomic_store_n(&poller.closed, 1, __ATOMIC_RELEASE);
     pyusdt_poller_stop();
+    /* What was counted since the last interval. */
+    pyusdt_callstats_report();
 }
 
 void

@@ -53,14 +53,18 @@
       "function, file, line, offset, exception, code_id")
 
 /* Probes fed by something else: gc.callbacks, pyusdt.mark(), the audit
- * hook (audit.c), importlib's _find_and_load (imports.c). */
+ * hook (audit.c), importlib's _find_and_load (imports.c), and the poller's
+ * interval report of the call statistics (callstats.h: two probes, as
+ * bpftrace reads at most six arguments of a probe on x86-64). */
 #define PYUSDT_OTHER_PROBES(X)                                              \
     X(pyusdt, GC_START, "generation")                                       \
     X(pyusdt, GC_DONE, "generation, collected, uncollectable")              \
     X(pyusdt, MARK, "name, detail")                                         \
     X(pyusdt, AUDIT, "event, args")                                         \
     X(pyusdt, IMPORT_START, "module")                                       \
-    X(pyusdt, IMPORT_DONE, "module, found")
+    X(pyusdt, IMPORT_DONE, "module, found")                                 \
+    X(pyusdt, CALL_STATS, "function, file, line, code_id, tid, calls")      \
+    X(pyusdt, CALL_TIMES, "code_id, tid, inclusive_ns, exclusive_ns")
 
 /* CPython's own markers (provider "python"), named and shaped as its
  * "Instrumenting CPython with DTrace and SystemTap" HOWTO documents them,

@@ -77,6 +77,13 @@ LAYOUT = {
     "IMPORT_START": Layout((), "arg0", code=False),       # module, as text and value
     "IMPORT_DONE": Layout(("arg1",), "arg0", code=False),  # module; found in args
 }
+#: The aggregating probes, fired by the poller once per interval and
+#: function (tests/e2e/test_call_stats.py), not per event: their arguments,
+#: arg0 first, as that test's program reads them.  Not in ALL_PROBES.
+AGGREGATED = {
+    "CALL_STATS": ("function", "file", "line", "code_id", "tid", "calls"),
+    "CALL_TIMES": ("code_id", "tid", "inclusive_ns", "exclusive_ns"),
+}
 CODE_PROBES = tuple(name for name, layout in LAYOUT.items() if layout.code)
 ALL_PROBES = tuple(LAYOUT)
 

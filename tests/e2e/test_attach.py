@@ -70,7 +70,7 @@ class TraceAttachesFirst(unittest.TestCase):
         # pycalls' BEGIN line says every probe is.  The program prints one
         # line per beat() all the while: those it printed before are
         # queued, and say nothing about the trace.
-        harness.wait_until(lambda: probes_attached(target, "PY_START", "PY_RETURN"),
+        harness.wait_until(lambda: probes_attached(target, "CALL_STATS", "CALL_TIMES"),
                            "bpftrace's probes attached")
         harness.wait_until(lambda: "Tracing Python calls" in launcher.stderr,
                            "pycalls' BEGIN", timeout=attaching.SETTLE)
@@ -177,7 +177,7 @@ class ServiceUnderLoad(unittest.TestCase):
             harness.wait_until(lambda: len(answered) >= 500, "500 answers untraced")
             launcher = LineProgram(launch("pycalls", "-p", str(target.pid)))
             self.addCleanup(launcher.proc.kill)
-            harness.wait_until(lambda: probes_attached(target, "PY_START", "PY_RETURN"),
+            harness.wait_until(lambda: probes_attached(target, "CALL_STATS", "CALL_TIMES"),
                                "bpftrace's probes attached")
             # N.B. counted from BEGIN: the semaphores rise before bpftrace's
             # programs are live.

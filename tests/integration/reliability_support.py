@@ -16,6 +16,12 @@ ALL = "all"
 #: The probes fed by sys.monitoring, as pyusdt.status().enabled lists them.
 MONITORING_PROBES = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL", "LINE",
                      "PY_UNWIND", "PY_THROW", "RAISE", "EXCEPTION_HANDLED")
+#: The aggregating probes: counting takes a sys.monitoring tool id of its
+#: own (src/callstats.c), and status().enabled lists them after the rest.
+AGGREGATING = ("CALL_STATS", "CALL_TIMES")
+#: Every per-event probe, for the scenarios about tool ids, which the
+#: aggregating probes' second id would change by construction.
+PER_EVENT = ",".join((*MONITORING_PROBES, "GC_START", "GC_DONE", "MARK"))
 #: How long a run may take before it counts as hung.  The sanitizer runs
 #: (make asan, make valgrind) are much slower and scale it.
 TIMEOUT = 120 * float(os.environ.get("PYUSDT_TEST_TIMEOUT_SCALE", "1"))

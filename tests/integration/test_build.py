@@ -20,7 +20,8 @@ from tests import installed, support
 
 PROBES = ("PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL", "LINE",
           "PY_UNWIND", "PY_THROW", "RAISE", "EXCEPTION_HANDLED", "GC_START",
-          "GC_DONE", "MARK", "AUDIT", "IMPORT_START", "IMPORT_DONE")
+          "GC_DONE", "MARK", "AUDIT", "IMPORT_START", "IMPORT_DONE",
+          "CALL_STATS", "CALL_TIMES")
 #: CPython's own marker names (provider python).
 PYTHON_PROBES = ("function__entry", "function__return", "line", "gc__start", "gc__done",
                  "import__find__load__start", "import__find__load__done", "audit")

@@ -151,6 +151,9 @@ class Wheel(InstalledTest):
             expected |= {os.path.relpath(p, tree) for p in glob.glob(os.path.join(tree, pattern))}
         expected |= {"pyusdt/tools/" + os.path.basename(p)
                      for p in glob.glob(os.path.join(tree, "tools", "*.bt"))}
+        for mode in ("events", "counted"):
+            expected |= {"pyusdt/tools/%s/%s" % (mode, os.path.basename(p))
+                         for p in glob.glob(os.path.join(tree, "tools", mode, "*.bt"))}
         info = "pyusdt-%s.dist-info/" % repo_version()
         files = {n for n in self.names() if not n.startswith(info)}
         self.assertEqual(files, expected)

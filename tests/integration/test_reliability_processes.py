@@ -11,7 +11,8 @@ import subprocess
 import unittest
 
 from tests import support
-from tests.integration.reliability_support import ALL, MONITORING_PROBES, PrivateCopy
+from tests.integration.reliability_support import (ALL, AGGREGATING, MONITORING_PROBES,
+                                                   PrivateCopy)
 
 PROCESSES = support.target("reliability_processes.py")
 THREADS = support.target("reliability_threads.py")
@@ -40,7 +41,8 @@ class ChildProcesses(PrivateCopy):
         args = ["-W", "error::DeprecationWarning", PROCESSES, mode]
         untraced, traced = self.run_both(args)
         for run, enabled, tool in ((untraced, "-", "None"),
-                                   (traced, ",".join(MONITORING_PROBES), "3")):
+                                   (traced, ",".join(MONITORING_PROBES + AGGREGATING),
+                                    "3")):
             with self.subTest(traced=run is traced):
                 self.assertEqual(run.returncode, 0, run.stderr)
                 self.assertEqual(run.stderr, "")

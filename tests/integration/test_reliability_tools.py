@@ -10,7 +10,8 @@ from __future__ import annotations
 import unittest
 
 from tests import support
-from tests.integration.reliability_support import ALL, MONITORING_PROBES, PrivateCopy
+from tests.integration.reliability_support import (ALL, MONITORING_PROBES, PER_EVENT,
+                                                   PrivateCopy)
 
 TOOLS = support.target("reliability_tools.py")
 #: Every probe but CALL: see test_profile_module_...
@@ -55,7 +56,7 @@ class OtherTools(PrivateCopy):
         self.check("threading-settrace")
 
     def test_program_taking_every_free_tool_id_after_pyusdt_works(self):
-        self.check("every-tool-id")
+        self.check("every-tool-id", PER_EVENT)
 
     def assert_profile_counts_fib(self, args: list[str]) -> None:
         """ARGS runs cProfile on TOOLS' workload: untraced and with every
@@ -98,10 +99,20 @@ print("after free", pyusdt.status().tool_id, M.get_tool(4))
 """
 
     def test_no_free_tool_id_is_said_once_then_a_freed_id_is_taken(self):
-        run = self.run_target(["-c", self.CODE], ALL, PYUSDT_CHECK_MSEC="1")
+        run = self.run_target(["-c", self.CODE], PER_EVENT, PYUSDT_CHECK_MSEC="1")
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(run.stdout, "while held None\nafter free 4 pyusdt\n")
         self.assertEqual(run.stderr, NO_TOOL_ID)
+
+    def test_call_stats_without_a_free_tool_id_says_so_once_too(self):
+        # pyusdt's probes take the freed id first (pyusdt_sync applies them
+        # before the counting); the counting, left without one, says so
+        # once, not at every poll.
+        run = self.run_target(["-c", self.CODE], ALL, PYUSDT_CHECK_MSEC="1")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.stdout, "while held None\nafter free 4 pyusdt\n")
+        self.assertEqual(run.stderr, NO_TOOL_ID + "pyusdt: CALL_STATS: starting failed: "
+                         "no free sys.monitoring tool id\n")
 
     def test_no_free_tool_id_untraced_says_nothing(self):
         run = self.run_target(["-c", self.CODE.replace("while pyusdt", "while False and "

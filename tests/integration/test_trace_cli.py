@@ -456,7 +456,7 @@ class FakeBpftraceTest(support.NoToolLeftBehind):
         # TOP is the launcher's to apply; SECONDS goes to the script.
         self.assertEqual(args[5:], ["0", "5"])
         library = trace_command.mapped_library(self.target.pid)
-        self.assertIn("usdt:%s:pyusdt:PY_START" % library, record["script"])
+        self.assertIn("usdt:%s:pyusdt:CALL_STATS" % library, record["script"])
         self.assertNotIn("./libpyusdt.so:", record["script"])
         self.assertIn("Tracing Python calls", run.stderr)
         self.assertEqual(run.stdout.splitlines()[0], "10:00:00")

@@ -24,7 +24,9 @@ def ev(probe, function, code_id, tid=1, line=1, offset=0, value=None):
 class ProgramLayout(unittest.TestCase):
     def test_every_probe_argument_is_read_where_pyusdt_declares_it(self):
         declared = {name: args.split(", ") for name, _, args in pyusdt.PROBES}
-        self.assertEqual(set(bpf.LAYOUT), set(declared))
+        self.assertEqual(set(bpf.LAYOUT) | set(bpf.AGGREGATED), set(declared))
+        for name, args in bpf.AGGREGATED.items():
+            self.assertEqual(tuple(declared[name]), args, name)
         for name, layout in bpf.LAYOUT.items():
             args = declared[name]
             where = {arg: "arg%d" % i for i, arg in enumerate(args)}

@@ -46,7 +46,8 @@ class Untraced(support.NoToolLeftBehind):
         self.assertEqual(names, ["PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD",
                                  "CALL", "LINE", "PY_UNWIND", "PY_THROW", "RAISE",
                                  "EXCEPTION_HANDLED", "GC_START", "GC_DONE", "MARK",
-                                 "AUDIT", "IMPORT_START", "IMPORT_DONE"])
+                                 "AUDIT", "IMPORT_START", "IMPORT_DONE",
+                                 "CALL_STATS", "CALL_TIMES"])
         for name, event, _args in pyusdt.PROBES:
             expected = getattr(sys.monitoring.events, name, 0)
             self.assertEqual(event, expected, name)
