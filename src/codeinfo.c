@@ -72,6 +72,8 @@ describe(struct pyusdt_codeinfo *info, PyCodeObject *code)
     info->function = pyusdt_utf8(code->co_qualname, PYUSDT_PLACEHOLDER);
     info->name = pyusdt_utf8(code->co_name, PYUSDT_PLACEHOLDER);
     info->file = pyusdt_utf8(code->co_filename, PYUSDT_PLACEHOLDER);
+    info->fixed_file = info->file;
+    info->fixed_name = info->name;
     info->firstline = code->co_firstlineno;
     info->hidden = is_own_file(info->file);
     info->nunits = Py_SIZE(code);
@@ -111,14 +113,41 @@ stored_record(PyCodeObject *code)
 /* A new record for CODE stored in its slot, or NULL.  create_lock held,
  * so that two threads starting the same new function at once store one
  * record with one code_id.  A pending exception is left as it was. */
+/* Bytes a zero-padded copy of TEXT takes (see PYUSDT_FIXED_READ). */
+static size_t
+fixed_size(const char *text)
+{
+    size_t len = strlen(text) + 1;
+    return len < PYUSDT_FIXED_READ ? PYUSDT_FIXED_READ : len;
+}
+
+/* Copies TEXT into AT, zeros after it to SIZE bytes; returns AT. */
+static char *
+fixed_copy(char *at, const char *text, size_t size)
+{
+    size_t len = strlen(text) + 1;
+    memcpy(at, text, len);
+    memset(at + len, 0, size - len);
+    return at;
+}
+
 static struct pyusdt_codeinfo *
 new_record(PyCodeObject *code)
 {
-    struct pyusdt_codeinfo *info = PyMem_RawMalloc(sizeof(*info));
+    struct pyusdt_codeinfo described;
+    describe(&described, code);
+    /* The record, then the python provider's copies of file and name. */
+    size_t file_size = fixed_size(described.file);
+    size_t name_size = fixed_size(described.name);
+    struct pyusdt_codeinfo *info =
+        PyMem_RawMalloc(sizeof(*info) + file_size + name_size);
     if (info == NULL) {
         return NULL;
     }
-    describe(info, code);
+    *info = described;
+    char *copies = (char *)(info + 1);
+    info->fixed_file = fixed_copy(copies, described.file, file_size);
+    info->fixed_name = fixed_copy(copies + file_size, described.name, name_size);
     info->code_id = last_code_id + 1;
     PyObject *pending = PyErr_GetRaisedException();   /* owned */
     int rc = PyUnstable_Code_SetExtra((PyObject *)code,

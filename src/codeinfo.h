@@ -23,12 +23,24 @@
 
 #include "compat.h"
 
+/* bcc's tools for CPython's markers (ucalls, uflow) read a fixed 80 bytes
+ * at each string argument, NUL or not, into their map keys: bytes after
+ * the NUL decide whether two events are the same function.  A str's UTF-8
+ * is followed by whatever object memory comes next, which changes as the
+ * program runs (ucalls -L then finds no entry for a return).  The python
+ * provider passes copies followed by zeros up to this many bytes. */
+#define PYUSDT_FIXED_READ 128
+
 struct pyusdt_codeinfo {
     uint64_t code_id;       /* non-zero */
     const char *function;   /* UTF-8 of co_qualname, owned by that str */
     const char *name;       /* UTF-8 of co_name, owned by that str: the
                                funcname of CPython's own markers */
     const char *file;       /* UTF-8 of co_filename, owned by that str */
+    /* FILE and NAME again, for the python provider: copies in the record
+     * (see PYUSDT_FIXED_READ), or FILE and NAME themselves in a stand-in. */
+    const char *fixed_file;
+    const char *fixed_name;
     int firstline;
     int hidden;             /* pyusdt's own code: never reported; atomic */
     Py_ssize_t nunits;      /* code units of bytecode */

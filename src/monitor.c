@@ -83,8 +83,8 @@ static inline void
 dialect_entry(struct site *s, int line)
 {
     if (PYUSDT_DIALECT_ACTIVE(function__entry)) {
-        DTRACE_PROBE3(python, function__entry, s->info->file, s->info->name,
-                      line);
+        DTRACE_PROBE3(python, function__entry, s->info->fixed_file,
+                      s->info->fixed_name, line);
     }
 }
 
@@ -92,8 +92,8 @@ static inline void
 dialect_return(struct site *s)
 {
     if (PYUSDT_DIALECT_ACTIVE(function__return)) {
-        DTRACE_PROBE3(python, function__return, s->info->file, s->info->name,
-                      site_line(s));
+        DTRACE_PROBE3(python, function__return, s->info->fixed_file,
+                      s->info->fixed_name, site_line(s));
     }
 }
 
@@ -214,7 +214,8 @@ on_LINE(PyObject *Py_UNUSED(self), PyObject *const *args, size_t nargsf,
         DTRACE_PROBE4(pyusdt, LINE, s.info->function, s.info->file, s.offset,
                       s.info->code_id);
         if (PYUSDT_DIALECT_ACTIVE(line)) {
-            DTRACE_PROBE3(python, line, s.info->file, s.info->name, s.offset);
+            DTRACE_PROBE3(python, line, s.info->fixed_file,
+                          s.info->fixed_name, s.offset);
         }
     }
     return local_result(rc);
