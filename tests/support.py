@@ -63,6 +63,20 @@ def env(**extra: str) -> dict[str, str]:
     return result
 
 
+#: What tests/sanitizers/run.py sets so that the Pythons under test run
+#: with a sanitizer runtime; none of it belongs to a program that is not
+#: under test (node and Chromium preloaded with ASan hang at start).
+SANITIZER_VARIABLES = ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "PYTHONMALLOC")
+
+
+def outside_env(**extra: str) -> dict[str, str]:
+    """The environment for a program that is not under test: this one
+    without the sanitizer runtimes, plus EXTRA."""
+    result = {k: v for k, v in os.environ.items() if k not in SANITIZER_VARIABLES}
+    result.update(extra)
+    return result
+
+
 def run_python(args: list[str], *, input: str | None = None, cwd: str | None = None,
                timeout: float = 60, **extra_env: str) -> subprocess.CompletedProcess:
     """Runs this interpreter with ARGS and returns the finished process

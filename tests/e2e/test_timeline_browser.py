@@ -88,7 +88,7 @@ class Viewer:
 
 def view(url: str, screenshot: str, profiles: int, *texts: str) -> dict:
     """What tests/browser/view.mjs saw of URL in headless Chromium."""
-    env = dict(os.environ, PLAYWRIGHT_CORE=PLAYWRIGHT)
+    env = support.outside_env(PLAYWRIGHT_CORE=PLAYWRIGHT)
     run = subprocess.run(["node", VIEW, chromium(), url, screenshot, str(profiles), *texts],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          cwd=NODE_DIR, env=env, timeout=TIMEOUT)
