@@ -101,8 +101,9 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("-d", "--depth", type=_natural, metavar="DEPTH",
                        help="pyflow: show frames at most DEPTH deep")
     parse.add_argument("-o", "--output", metavar="FILE",
-                       help="write the report to FILE (pyflame: folded stacks, or a "
-                            "flame graph if FILE ends in .svg)")
+                       help="write the report to FILE (pyflame: folded stacks, a "
+                            "flame graph if FILE ends in .svg, speedscope JSON if "
+                            "in .json)")
     parse.add_argument("--duration", type=_positive, metavar="SECONDS",
                        help="stop tracing after SECONDS seconds (the command runs on)")
     parse.add_argument("--format", choices=timeline.FORMATS,

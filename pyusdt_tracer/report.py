@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import re
 import sys
@@ -406,14 +407,20 @@ class Exceptions(Renderer):
 
 
 class Flame(Renderer):
-    """pyflame: folded stacks, or an SVG flame graph of them."""
+    """pyflame: folded stacks, an SVG flame graph of them (-o *.svg), or a
+    speedscope file (-o *.json)."""
 
     def report(self, maps: Maps) -> list[str]:
         lines = folded(maps)
         output = getattr(self.options, "output", None) or ""
+        title = "pyusdt: %s" % output
         if output.endswith(".svg"):
             from pyusdt_tracer import flame
-            return [flame.render(flame.parse(lines), title="pyusdt: %s" % output)]
+            return [flame.render(flame.parse(lines), title=title)]
+        if output.endswith(".json"):
+            from pyusdt_tracer import flame, formats
+            stacks = flame.read_stacks(lines)
+            return [json.dumps(formats.speedscope_from_folded(stacks, title))]
         return lines
 
 

@@ -5,6 +5,7 @@ exceptions.  Also: a tool used directly with bpftrace, and Ctrl-C."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -13,7 +14,7 @@ import unittest
 import xml.etree.ElementTree as ElementTree
 
 from pyusdt_tracer import report, session
-from tests import support
+from tests import support, viewer_formats
 from tests.e2e import bpf, toolrun
 
 CALLS = support.target("tool_calls.py")
@@ -406,6 +407,23 @@ class PyflameTest(ToolTest):
         names = {group.get("data-name") for group in root.iter("{http://www.w3.org/2000/svg}g")}
         self.assertIn(self.frame("inner"), names)
         self.assertIn("all", names)
+
+    def test_writes_a_speedscope_file_of_the_same_stacks(self) -> None:
+        with tempfile.TemporaryDirectory() as scratch:
+            path = os.path.join(scratch, "flame.json")
+            run = toolrun.run_tool("pyflame", [support.target(self.target)], ["-o", path])
+            self.assertRan(run)
+            with open(path) as file:
+                data = json.load(file)
+        self.assertEqual(viewer_formats.speedscope_errors(data), [])
+        frames = [frame["name"] for frame in data["shared"]["frames"]]
+        (profile,) = data["profiles"]
+        stacks = {";".join(frames[index] for index in sample)
+                  for sample in profile["samples"]}
+        inner = ";".join(self.frame(name) for name in ("<module>", "main", "outer", "inner"))
+        self.assertIn(inner, stacks)
+        self.assertEqual(profile["unit"], "microseconds")
+        self.assertTrue(all(weight > 0 for weight in profile["weights"]), profile)
 
 
 @unittest.skipIf(toolrun.skip_reason(), toolrun.skip_reason())
