@@ -506,18 +506,33 @@ pyusdt_callstats_report(void)
     pthread_mutex_unlock(&cs.lock);
 }
 
+/* Marks what T holds as reported: the parent reports it. */
+static void
+settle_table(struct table *t)
+{
+    for (uint32_t i = 0; i < t->size; i++) {
+        struct entry *e = &t->entries[i];
+        e->last_calls = e->calls;
+        e->last_inclusive = e->inclusive;
+        e->last_exclusive = e->exclusive;
+    }
+}
+
 void
 pyusdt_callstats_after_fork(void)
 {
-    /* N.B. the lock may have been held at fork(); the other threads' tables
-     * belong to threads that do not exist here: reported no more. */
+    /* N.B. the child is single-threaded here, and the locks may have been
+     * held at fork().  Every count so far is the parent's to report; the
+     * other threads' tables belong to threads that do not exist here. */
     pthread_mutex_init(&cs.lock, NULL);
     for (struct table *t = cs.tables; t != NULL; t = t->next) {
+        pthread_mutex_init(&t->lock, NULL);
+        settle_table(t);
         if (t != my_table) {
             t->dead = 1;
         }
         else {
-            pthread_mutex_init(&t->lock, NULL);
+            t->tid = (pid_t)syscall(SYS_gettid);
         }
     }
 }

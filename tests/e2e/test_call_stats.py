@@ -2,7 +2,8 @@
 the calls they report per function equal the PY_START events of the
 per-event probe, attached beside them in the same run, and the
 independent recorder's in another; inclusive >= exclusive; a thread's
-exclusive time fits in the run's wall time.  And attach/detach cycles
+exclusive time fits in the run's wall time.  A fork while counts are
+pending reports each call once.  And attach/detach cycles
 while threads run: each attachment reports exactly the calls made during
 it, nothing from before, and the process does not grow."""
 
@@ -101,6 +102,32 @@ class CorpusCounts(unittest.TestCase):
 
     def test_escape(self):
         self.check("escape")
+
+
+@unittest.skipIf(bpf.skip_reason(), bpf.skip_reason())
+class ForkWhileCounting(unittest.TestCase):
+    """A fork with counts pending in two threads (traced by library path,
+    so the child is traced too): each call is reported once, by the
+    process that made it; the child does not report what it inherited."""
+
+    def test_each_call_is_reported_once_by_the_process_that_made_it(self):
+        script = support.target("call_stats_fork.py")
+        trace = bpf.trace_system(stats_program(script), [script])
+        self.assertEqual(trace.returncode, 0, trace.describe())
+        child = int(trace.stdout.split()[-1])
+        parent = Figures(trace.bpftrace_output, trace.pid)
+        forked = Figures(trace.bpftrace_output, child)
+        # N.B. main() returns in both: the child reports its time, no call.
+        by_name = lambda figures: {function: calls for (function, _), calls
+                                   in figures.calls.items() if function != "<module>" and calls}
+        self.assertEqual(by_name(parent), {"main": 1, "worker": 1, "before": 500,
+                                           "in_worker": 300, "in_parent": 400},
+                         trace.describe())
+        self.assertEqual(by_name(forked), {"in_child": 700}, trace.describe())
+        # The child's one thread is named by its own id, not its parent's.
+        tids = {int(line.split("|")[3]) for line in trace.bpftrace_output
+                if line.startswith("S|%d|" % child)}
+        self.assertEqual(tids, {child}, trace.describe())
 
 
 @unittest.skipIf(bpf.skip_reason(), bpf.skip_reason())
