@@ -1,6 +1,7 @@
 /* module.c - the libpyusdt extension module: init, and the Python-facing functions. */
 #include <Python.h>
 
+#include <pthread.h>
 #include <string.h>
 
 #include "audit.h"
@@ -308,9 +309,19 @@ static PyObject *
 after_fork_child(PyObject *module, PyObject *ignored)
 {
     pyusdt_poller_forget();
+    return after_fork(module, ignored);
+}
+
+/* In the child, inside fork() itself: the locks another thread held at
+ * the fork are free again, and the counts are the parent's, before any
+ * Python code runs there.  N.B. os.register_at_fork's child hooks are
+ * too late: the stdlib's own (threading's first) are Python functions,
+ * whose events would take those locks. */
+static void
+locks_after_fork_child(void)
+{
     pyusdt_codeinfo_after_fork();
     pyusdt_callstats_after_fork();
-    return after_fork(module, ignored);
 }
 
 /* The renderers, exposed so that tests can check them value by value. */
@@ -478,6 +489,17 @@ register_hooks(PyObject *module)
     if (args == NULL || kwargs == NULL
         || call_stdlib("os", "register_at_fork", args, kwargs) < 0) {
         goto done;
+    }
+    /* N.B. once per process: a handler cannot be removed, and the library
+     * is never unloaded. */
+    static int at_fork_added;
+    if (!at_fork_added) {
+        int err = pthread_atfork(NULL, NULL, locks_after_fork_child);
+        if (err != 0) {
+            PyErr_Format(PyExc_OSError, "pyusdt: pthread_atfork: %s", strerror(err));
+            goto done;
+        }
+        at_fork_added = 1;
     }
     rc = 0;
 done:
