@@ -195,9 +195,10 @@ class BccTest(support.NoToolLeftBehind):
             # end of the memory mapped so far reads as "" (seen under make asan,
             # two marks in a row in 1 run of 6).  -Z 8 holds "request" and
             # stays inside each str object.
-            trace = toolrun.Background(["env", "-u", "LD_PRELOAD", SYSTEM_PYTHON, "-u", TRACE,
-                                        "-Z", "8", "-p", str(target.pid),
-                                        'u:%s:MARK "%%s %%s", arg1, arg2' % library])
+            trace = toolrun.Background([SYSTEM_PYTHON, "-u", TRACE, "-Z", "8",
+                                        "-p", str(target.pid),
+                                        'u:%s:MARK "%%s %%s", arg1, arg2' % library],
+                                       env=support.outside_env())
             try:
                 self.wait_for_header(trace)
                 self.assertEqual(target.stdout.readline().strip(), "attached=MARK")

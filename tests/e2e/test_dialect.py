@@ -146,8 +146,8 @@ class Workload(bpf.PrivateCopyCase):
                 self.fail_target(target, output)
             # N.B. without the sanitizer runtimes make asan preloads: bcc is
             # not what is under test.
-            tool = toolrun.Background(["env", "-u", "LD_PRELOAD", SYSTEM_PYTHON, "-u",
-                                       *command(target.pid)])
+            tool = toolrun.Background([SYSTEM_PYTHON, "-u", *command(target.pid)],
+                                      env=support.outside_env())
             wait_for_uprobes(target.pid, self.lib, probes, tool)
             if header is not None:
                 tool.wait_for(lambda t: re.search(header, "".join(t.out), re.M),

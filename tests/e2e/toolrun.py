@@ -134,11 +134,15 @@ class Background:
     """A process running in its own session (so that a signal to its group
     stands for Ctrl-C at a terminal), its output read by threads."""
 
-    def __init__(self, command: list[str], stdin: bool = False) -> None:
+    def __init__(self, command: list[str], stdin: bool = False,
+                 env: dict[str, str] | None = None) -> None:
+        """ENV: the process's whole environment (default: the one tests
+        give programs under test, support.env())."""
         self.command = command
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE if stdin else None,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=support.env(), cwd=support.REPO,
+                                     text=True, env=support.env() if env is None else env,
+                                     cwd=support.REPO,
                                      start_new_session=True)
         self.out: list[str] = []
         self.err: list[str] = []
