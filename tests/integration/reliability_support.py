@@ -6,6 +6,7 @@ private copy of pyusdt, and comparing the two runs."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 
 from tests import support
@@ -40,10 +41,21 @@ class PrivateCopy(bpf.PrivateCopyCase):
         (none when None)."""
         if force is not None:
             env["PYUSDT_FORCE"] = force
-        return subprocess.run([support.PYTHON, *args], input=input, cwd=cls.root,
+        # N.B. in a session of its own: when it hangs, its forked children
+        # go with it (subprocess.run's timeout kills only the direct child,
+        # and a deadlocked fork child would outlive the test).
+        with subprocess.Popen([support.PYTHON, *args], cwd=cls.root,
                               env=support.env(PYTHONPATH=cls.root, **env),
+                              stdin=subprocess.PIPE if input is not None else None,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, timeout=timeout)
+                              text=True, start_new_session=True) as proc:
+            try:
+                stdout, stderr = proc.communicate(input, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
     @classmethod
     def run_both(cls, args: list[str], force: str = ALL, **kwargs):
