@@ -26,6 +26,7 @@ TARGET = support.target("tool_consumers.py")
 PERF = shutil.which("perf")
 TPLIST = shutil.which("tplist-bpfcc") or shutil.which("tplist")
 TRACE = shutil.which("trace-bpfcc")
+STAP = shutil.which("stap")
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
@@ -146,6 +147,31 @@ class TplistTest(support.NoToolLeftBehind):
                                      text=True, timeout=60)
                 self.assertRegex(run.stdout, r"pyusdt:%s \[sema 0x[0-9a-f]+\]" % probe)
                 self.assertIn("%d argument(s)" % count, run.stdout)
+
+
+@unittest.skipIf(STAP is None, "SystemTap is not installed (apt-get install systemtap)")
+class StapListingTest(support.NoToolLeftBehind):
+    """SystemTap reads the probes of both providers from the library's
+    notes, with their argument counts (`stap -L`: no kernel module is built,
+    so this works where SystemTap cannot trace, docs/consumers.md)."""
+
+    def listing(self, provider: str) -> dict[str, int]:
+        """{probe: argument count} of PROVIDER as stap -L lists them."""
+        run = subprocess.run([STAP, "-L", 'process("%s").provider("%s").mark("*")'
+                              % (support.LIB, provider)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=120)
+        self.assertEqual(run.returncode, 0, run.stdout)
+        return {match.group(1): len(re.findall(r"\$arg\d+:", match.group(2)))
+                for match in re.finditer(r'\.mark\("(\w+)"\)(.*)$', run.stdout, re.M)}
+
+    def test_lists_every_pyusdt_probe_with_its_arguments(self) -> None:
+        self.assertEqual(self.listing("pyusdt"),
+                         {name: len(args.split(", ")) for name, _, args in pyusdt.PROBES})
+
+    def test_lists_the_python_providers_markers_as_the_howto_names_them(self) -> None:
+        self.assertEqual(self.listing("python"),
+                         {name: len(args.split(", ")) for name, args in pyusdt.PYTHON_PROBES})
 
 
 @unittest.skipIf(bpf.skip_reason() or bcc_python_reason(),
