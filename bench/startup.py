@@ -3,13 +3,15 @@ in instructions counted by valgrind (cachegrind, no cache simulation), so
 that a fleet of short-lived processes under PYUSDT_AUTO pays as little as
 possible.
 
-Four commands, each against `python -c pass`: `python -c 'import pyusdt'`
-(target ≤ 1.05), `python -m pyusdt -c pass` (≤ 1.10), `PYUSDT_AUTO=1
-python -c pass` (≤ 1.05), and `python -c 'import runpy'`, the floor of any
-`python -m`: python imports runpy before it looks for the module.  pyusdt
-is installed as pip installs it, byte-compiled, with pyusdt-auto.pth, in
-a private user site directory (PYTHONUSERBASE) that every command sees,
-the baseline too.  One hash seed and a poller that never wakes keep the
+Five commands, each against `python -c pass`: `python -c 'import
+pyusdt'` (target ≤ 1.05), `python -m pyusdt -c pass` (≤ 1.10),
+`PYUSDT_AUTO=1 python -c pass` (≤ 1.05), `python -c 'import runpy'`, the
+floor of any `python -m` (python imports runpy before it looks for the
+module), and `python -m` of an empty package, what `-m` of a package
+shaped as pyusdt is costs before its code does anything.  pyusdt is
+installed as pip installs it, byte-compiled, with pyusdt-auto.pth, in a
+private user site directory (PYTHONUSERBASE) that every command sees, the
+baseline too.  One hash seed and a poller that never wakes keep the
 counts the same from run to run.
 """
 
@@ -23,12 +25,18 @@ from children import child_env
 from common import REPO, BenchError, Context, Target, log
 from instructions import _instructions
 
+#: A package shaped as pyusdt is, an empty __init__ and __main__, installed
+#: beside it: what `python -m` of a package costs before its code does
+#: anything (runpy, then finding and running both modules).
+EMPTY = "pyusdt_bench_empty"
+
 #: (label, arguments after the interpreter, extra environment, target ratio).
 CASES = (
     ("python -c 'import pyusdt'", ["-c", "import pyusdt"], {}, 1.05),
     ("python -m pyusdt -c pass", ["-m", "pyusdt", "-c", "pass"], {}, 1.10),
     ("PYUSDT_AUTO=1 python -c pass", ["-c", "pass"], {"PYUSDT_AUTO": "1"}, 1.05),
     ("python -c 'import runpy' (floor of -m)", ["-c", "import runpy"], {}, None),
+    ("python -m of an empty package (floor of -m pyusdt)", ["-m", EMPTY], {}, None),
 )
 
 
@@ -46,6 +54,10 @@ def _user_site(ctx: Context, target: Target) -> str:
                     dirs_exist_ok=True)
     for name in ("pyusdt-auto.pth", "_pyusdt_auto.py"):
         shutil.copy(os.path.join(REPO, name), site)
+    os.makedirs(os.path.join(site, EMPTY), exist_ok=True)
+    for name in ("__init__.py", "__main__.py"):
+        with open(os.path.join(site, EMPTY, name), "w"):
+            pass
     subprocess.run([python.path, "-m", "compileall", "-q", site], check=True)
     return base
 
