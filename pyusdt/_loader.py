@@ -89,22 +89,6 @@ def _candidates() -> "list[str]":
     return found
 
 
-class Unloaded:
-    """libpyusdt's stand-in in a tracer-side process (tracer_side()): no
-    probes, and each of its functions raises RuntimeError."""
-
-    PROBES: "tuple[tuple[str, int, str], ...]" = ()
-    PYTHON_PROBES: "tuple[tuple[str, str], ...]" = ()
-
-    def __getattr__(self, name: str) -> object:
-        def unloaded(*args: object, **kwargs: object) -> object:
-            raise RuntimeError("pyusdt: libpyusdt is not loaded in a tracer-side "
-                               "process (python -m %s)" % " / ".join(TRACER_COMMANDS))
-        if name.startswith("__"):
-            unloaded()
-        return unloaded
-
-
 def _unloadable(path: str, exc: ImportError) -> ImportError:
     """EXC, from the dynamic linker, said in one sentence.  A library built
     for another ABI fails here rather than in its init function, which

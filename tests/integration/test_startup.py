@@ -16,7 +16,7 @@ OWN = {"pyusdt", "pyusdt._loader", "libpyusdt", "atexit"}
 #: Modules pyusdt imported at start-up once, and must not any more: each
 #: one is paid by every armed process.
 DEFERRED = ("__future__", "importlib", "importlib.machinery", "importlib.util", "gc",
-            "types", "typing", "pyusdt._version")
+            "types", "typing", "pyusdt._version", "pyusdt._status", "pyusdt._unloaded")
 
 
 def modules(args: list[str], **env: str) -> set[str]:
@@ -53,6 +53,14 @@ class Import(unittest.TestCase):
         lines = run.stdout.split()
         self.assertEqual((lines[0], lines[2]), ("False", "True"))
         self.assertRegex(lines[1], r"^\d+\.\d+")
+
+    def test_status_class_is_made_on_first_use(self) -> None:
+        run = support.run_python(["-c", "import pyusdt, sys; "
+                                  "print('pyusdt._status' in sys.modules); "
+                                  "print(type(pyusdt.status()) is pyusdt.Status, "
+                                  "pyusdt.Status.__module__, pyusdt.Status.__name__)"])
+        self.assertEqual(run.stderr, "")
+        self.assertEqual(run.stdout.split(), ["False", "True", "pyusdt", "Status"])
 
     def test_gc_is_imported_when_a_gc_probe_attaches(self) -> None:
         code = ("import sys, pyusdt; print('gc' in sys.modules, "
