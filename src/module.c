@@ -305,23 +305,20 @@ after_fork(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
-static PyObject *
-after_fork_child(PyObject *module, PyObject *ignored)
-{
-    pyusdt_poller_forget();
-    return after_fork(module, ignored);
-}
-
-/* In the child, inside fork() itself: the locks another thread held at
- * the fork are free again, and the counts are the parent's, before any
- * Python code runs there.  N.B. os.register_at_fork's child hooks are
- * too late: the stdlib's own (threading's first) are Python functions,
- * whose events would take those locks. */
+/* In the child, inside fork() itself, before any Python code runs there:
+ * the locks another thread held at the fork are free again, the counts
+ * are the parent's, and the poller's thread is known to be gone.  N.B.
+ * os.register_at_fork's child hooks are too late for the locks (the
+ * stdlib's own, threading's first, are Python functions whose events
+ * would take them), and never run at all after a fork() that bypasses
+ * os.fork() (a C extension's, ctypes'): that child's exit would join a
+ * thread it does not have. */
 static void
-locks_after_fork_child(void)
+reset_after_fork_child(void)
 {
     pyusdt_codeinfo_after_fork();
     pyusdt_callstats_after_fork();
+    pyusdt_poller_forget();
 }
 
 /* The renderers, exposed so that tests can check them value by value. */
@@ -390,7 +387,7 @@ static PyMethodDef module_methods[] = {
      "Stops the poller thread (run at exit)."},
     {"_before_fork", before_fork, METH_NOARGS, NULL},
     {"_after_fork_parent", after_fork, METH_NOARGS, NULL},
-    {"_after_fork_child", after_fork_child, METH_NOARGS, NULL},
+    {"_after_fork_child", after_fork, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -494,7 +491,7 @@ register_hooks(PyObject *module)
      * is never unloaded. */
     static int at_fork_added;
     if (!at_fork_added) {
-        int err = pthread_atfork(NULL, NULL, locks_after_fork_child);
+        int err = pthread_atfork(NULL, NULL, reset_after_fork_child);
         if (err != 0) {
             PyErr_Format(PyExc_OSError, "pyusdt: pthread_atfork: %s", strerror(err));
             goto done;

@@ -55,7 +55,8 @@ void pyusdt_poller_stop(void);
 /* Stops the thread for good (at exit): a later start does nothing. */
 void pyusdt_poller_close(void);
 
-/* In a child after fork(): the thread does not exist there. */
+/* In a child, inside fork() (a pthread_atfork handler): the thread does
+ * not exist there.  Async-signal-safe enough for that: no allocation. */
 void pyusdt_poller_forget(void);
 
 #endif /* PYUSDT_POLLER_H */

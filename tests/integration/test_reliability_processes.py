@@ -74,18 +74,34 @@ class ChildProcesses(PrivateCopy):
                                     if line.startswith("statuses")])
         self.assertEqual(len(statuses[0].split(",")), 50)
 
-    def test_threads_forking_at_once_neither_deadlock_nor_crash(self):
+    def runs_to_the_end(self, mode: str, hang: str, check) -> None:
+        """Runs MODE untraced, then with every probe attached (a subtest
+        each): each must end with status 0, nothing on stderr, and stdout's
+        lines passing CHECK(lines); HANG says what a timeout means."""
         for force in (None, ALL):
             with self.subTest(force=force):
                 try:
                     # N.B. a few seconds normally, under a sanitizer too.
-                    run = self.run_target([PROCESSES, "fork-threads"], force, timeout=90)
+                    run = self.run_target([PROCESSES, mode], force, timeout=90)
                 except subprocess.TimeoutExpired:
-                    self.fail("deadlocked: 16 threads calling os.fork() at once never "
-                              "finished")
+                    self.fail(hang)
                 self.assertEqual((run.returncode, run.stderr), (0, ""), run.stderr)
-                self.assertEqual(run.stdout.splitlines()[0], "children 48 statuses [50]")
-                self.assertIn("threads=2 ", run.stdout.splitlines()[1])
+                check(run.stdout.splitlines())
+
+    def test_threads_forking_at_once_neither_deadlock_nor_crash(self):
+        def check(lines: list[str]) -> None:
+            self.assertEqual(lines[0], "children 48 statuses [50]")
+            self.assertIn("threads=2 ", lines[1])
+        self.runs_to_the_end("fork-threads", "deadlocked: 16 threads calling os.fork() at "
+                             "once never finished", check)
+
+    def test_child_of_a_raw_fork_exits_normally(self):
+        # N.B. libc's fork(), not os.fork(): the poller's thread is gone in
+        # the child and no hook said so; its exit must not wait for it.
+        def check(lines: list[str]) -> None:
+            self.assertRegex(lines[0], r"^child \d+ raw result=\d+$")
+            self.assertRegex(lines[1], r" status=7$")
+        self.runs_to_the_end("raw-fork", "the child of a raw fork() never exited", check)
 
     def test_multiprocessing_fork_workers_keep_working(self):
         self.check("mp-fork", 5)

@@ -180,6 +180,21 @@ def with_subprocess():
     return run.returncode + under_cli.returncode
 
 
+def raw_fork():
+    """A child made by libc's fork() itself, as a C extension would: no
+    os.fork() hooks run, so no pyusdt poller is restarted in it; it works
+    and leaves through the interpreter's normal exit (atexit included)."""
+    import ctypes
+    pid = ctypes.CDLL(None, use_errno=True).fork()
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), "fork")
+    if pid == 0:
+        print("child %d raw result=%d" % (os.getpid(), work(5)), flush=True)
+        sys.exit(7)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
 def with_preexec_fn():
     """preexec_fn runs Python in the forked child before exec (the fork
     hooks run around it)."""
@@ -206,6 +221,7 @@ MODES = {
     "mp-spawn": lambda: with_multiprocessing("spawn"),
     "subprocess": with_subprocess,
     "preexec": with_preexec_fn,
+    "raw-fork": raw_fork,
 }
 
 
