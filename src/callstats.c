@@ -12,6 +12,7 @@
 #include "codeinfo.h"
 #include "compat.h"
 #include "monitor.h"
+#include "render.h"
 
 /* One code object's figures in one thread.  The owning thread writes the
  * counters (atomically, under SEQ); the reporting thread reads them and
@@ -45,10 +46,15 @@ struct table {
     pid_t tid;
 };
 
-/* The events counted, with their sys.monitoring names. */
+/* The events counted, with their sys.monitoring names and the probes of
+ * the same events (whose bits monitor.c read at init). */
 enum { EV_START, EV_RESUME, EV_THROW, EV_RETURN, EV_YIELD, EV_UNWIND, NEV };
 static const char *const event_names[NEV] = {
     "PY_START", "PY_RESUME", "PY_THROW", "PY_RETURN", "PY_YIELD", "PY_UNWIND",
+};
+static const int event_probes[NEV] = {
+    PYUSDT_PY_START, PYUSDT_PY_RESUME, PYUSDT_PY_THROW, PYUSDT_PY_RETURN,
+    PYUSDT_PY_YIELD, PYUSDT_PY_UNWIND,
 };
 
 /* What co_extra holds: the attachment in the high half, the index + 1 (or
@@ -77,7 +83,6 @@ static struct {
     int warned;                 /* a failed start was reported */
     Py_ssize_t extra_index;
     pthread_key_t key;          /* the thread's table, for its exit */
-    PyObject *disable;          /* owned: sys.monitoring.DISABLE */
     PyObject *callbacks[NEV];   /* owned */
     unsigned int events[NEV];
 } cs = {.lock = PTHREAD_MUTEX_INITIALIZER, .tool_id = -1, .extra_index = -1};
@@ -381,7 +386,7 @@ count_event(PyObject *const *args, size_t nargsf, int starts, uint64_t calls)
     }
     uint32_t slot = code_slot((PyCodeObject *)args[0], gen);
     if (slot == HIDDEN) {
-        return Py_NewRef(cs.disable);
+        return Py_NewRef(pyusdt_monitor_disable());
     }
     struct table *t = slot != 0 ? table_for(gen) : NULL;
     if (t != NULL) {
@@ -399,7 +404,7 @@ count_event(PyObject *const *args, size_t nargsf, int starts, uint64_t calls)
 static inline PyObject *
 no_disable(PyObject *result)
 {
-    if (result == cs.disable) {
+    if (result == pyusdt_monitor_disable()) {
         Py_DECREF(result);
         Py_RETURN_NONE;
     }
@@ -545,51 +550,8 @@ pyusdt_callstats_counting(void)
 
 /* ---- enabling ---------------------------------------------------------- */
 
-/* Reports the pending exception on stderr and clears it. */
-static void
-report_failure(const char *what)
-{
-    PyObject *exc = PyErr_GetRaisedException();   /* owned */
-    PyObject *text = exc ? PyObject_Str(exc) : NULL;   /* owned */
-    PyErr_Clear();
-    fprintf(stderr, "pyusdt: CALL_STATS: %s failed: %s\n", what,
-            text && PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : "?");
-    PyErr_Clear();
-    Py_XDECREF(text);
-    Py_XDECREF(exc);
-}
-
-/* Calls sys.monitoring.NAME(*args from FORMAT).  0, or -1 with an
- * exception set. */
-static int
-monitoring_call(const char *name, const char *format, ...)
-{
-    PyObject *monitoring = PySys_GetObject("monitoring");   /* borrowed */
-    if (monitoring == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "no sys.monitoring");
-        return -1;
-    }
-    PyObject *func = PyObject_GetAttrString(monitoring, name);   /* owned */
-    if (func == NULL) {
-        return -1;
-    }
-    va_list va;
-    va_start(va, format);
-    PyObject *args = Py_VaBuildValue(format, va);   /* owned */
-    va_end(va);
-    PyObject *result = args ? PyObject_CallObject(func, args) : NULL;
-    Py_DECREF(func);
-    Py_XDECREF(args);
-    if (result == NULL) {
-        return -1;
-    }
-    int is_none = result == Py_None;
-    Py_DECREF(result);
-    return is_none;   /* 1 for None: get_tool()'s "free" */
-}
-
 /* What counting needs once per process: a co_extra slot, the thread-exit
- * key, DISABLE, the event bits and the callbacks.  0, or -1 with an
+ * key, the event bits and the callbacks.  0, or -1 with an
  * exception set. */
 static int
 prepare(void)
@@ -597,35 +559,14 @@ prepare(void)
     if (cs.ready) {
         return 0;
     }
-    PyObject *monitoring = PySys_GetObject("monitoring");   /* borrowed */
-    PyObject *events = monitoring                            /* owned */
-        ? PyObject_GetAttrString(monitoring, "events") : NULL;
-    if (events == NULL) {
-        return -1;
-    }
     for (int i = 0; i < NEV; i++) {
-        PyObject *bit = PyObject_GetAttrString(events, event_names[i]);
-        unsigned long value = bit ? PyLong_AsUnsignedLong(bit) : 0;
-        Py_XDECREF(bit);
-        if (PyErr_Occurred()) {
-            Py_DECREF(events);
-            return -1;
-        }
-        cs.events[i] = (unsigned int)value;
+        cs.events[i] = pyusdt_monitor_event(event_probes[i]);
         if (cs.callbacks[i] == NULL) {
             cs.callbacks[i] = pyusdt_monitor_callback_new(event_names[i],
                                                           event_funcs[i]);
             if (cs.callbacks[i] == NULL) {
-                Py_DECREF(events);
                 return -1;
             }
-        }
-    }
-    Py_DECREF(events);
-    if (cs.disable == NULL) {
-        cs.disable = PyObject_GetAttrString(monitoring, "DISABLE");
-        if (cs.disable == NULL) {
-            return -1;
         }
     }
     if (cs.extra_index < 0) {
@@ -649,11 +590,11 @@ static int
 take_tool_id(void)
 {
     for (int id = 5; id >= 3; id--) {
-        int is_free = monitoring_call("get_tool", "(i)", id);
+        int is_free = pyusdt_monitoring_call(PYUSDT_GET_TOOL, "(i)", id);
         if (is_free < 0) {
             return -1;
         }
-        if (is_free && monitoring_call("use_tool_id", "(is)", id,
+        if (is_free && pyusdt_monitoring_call(PYUSDT_USE_TOOL_ID, "(is)", id,
                                        "pyusdt CALL_STATS") >= 0) {
             cs.tool_id = id;
             return 0;
@@ -671,17 +612,17 @@ release_tool_id(void)
     if (cs.tool_id < 0) {
         return;
     }
-    if (monitoring_call("set_events", "(iI)", cs.tool_id, 0u) < 0) {
-        report_failure("sys.monitoring.set_events");
+    if (pyusdt_monitoring_call(PYUSDT_SET_EVENTS, "(iI)", cs.tool_id, 0u) < 0) {
+        pyusdt_report_failure("CALL_STATS: sys.monitoring.set_events");
     }
     for (int i = 0; i < NEV; i++) {
-        if (monitoring_call("register_callback", "(iIO)", cs.tool_id,
+        if (pyusdt_monitoring_call(PYUSDT_REGISTER_CALLBACK, "(iIO)", cs.tool_id,
                             cs.events[i], Py_None) < 0) {
-            report_failure("sys.monitoring.register_callback");
+            pyusdt_report_failure("CALL_STATS: sys.monitoring.register_callback");
         }
     }
-    if (monitoring_call("free_tool_id", "(i)", cs.tool_id) < 0) {
-        report_failure("sys.monitoring.free_tool_id");
+    if (pyusdt_monitoring_call(PYUSDT_FREE_TOOL_ID, "(i)", cs.tool_id) < 0) {
+        pyusdt_report_failure("CALL_STATS: sys.monitoring.free_tool_id");
     }
     cs.tool_id = -1;
 }
@@ -694,7 +635,7 @@ start(void)
     }
     unsigned int all = 0;
     for (int i = 0; i < NEV; i++) {
-        if (monitoring_call("register_callback", "(iIO)", cs.tool_id,
+        if (pyusdt_monitoring_call(PYUSDT_REGISTER_CALLBACK, "(iIO)", cs.tool_id,
                             cs.events[i], cs.callbacks[i]) < 0) {
             goto error;
         }
@@ -704,7 +645,7 @@ start(void)
     cs.last_generation = cs.last_generation + 1 ? cs.last_generation + 1 : 1;
     __atomic_store_n(&cs.generation, cs.last_generation, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&cs.lock);
-    if (monitoring_call("set_events", "(iI)", cs.tool_id, all) < 0) {
+    if (pyusdt_monitoring_call(PYUSDT_SET_EVENTS, "(iI)", cs.tool_id, all) < 0) {
         goto error;
     }
     cs.warned = 0;
@@ -713,7 +654,7 @@ error:
     /* N.B. the poller tries again each interval: said once, until a
      * start succeeds (no free tool id lasts). */
     if (!cs.warned) {
-        report_failure("starting");
+        pyusdt_report_failure("CALL_STATS: starting");
         cs.warned = 1;
     }
     PyErr_Clear();

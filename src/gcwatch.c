@@ -85,7 +85,9 @@ static PyMethodDef gc_def = {
 static int
 make_objects(void)
 {
-    PyObject *gc = PyImport_ImportModule("gc");   /* owned */
+    /* N.B. not PyImport_ImportModule: it calls builtins.__import__, which
+     * the program may have replaced (its code would run in the poller). */
+    PyObject *gc = PyImport_ImportModuleLevel("gc", NULL, NULL, NULL, 0);   /* owned */
     if (gc == NULL) {
         return -1;
     }

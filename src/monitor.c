@@ -1,6 +1,7 @@
 /* monitor.c - the sys.monitoring tool: tool id, callbacks, enabled events. */
 #include "monitor.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -34,6 +35,7 @@ static struct {
     pyusdt_probeset enabled;      /* probes whose event is enabled */
     pyusdt_probeset local;        /* events enabled on imports' code only */
     int warned_no_tool;
+    int warned_update;            /* a failed update was reported */
 } mon = {.tool_id = -1};
 
 /* ---- callbacks ---------------------------------------------------------
@@ -454,31 +456,13 @@ error:
     return -1;
 }
 
-/* Reports the pending exception as a pyusdt failure on stderr and clears
- * it.  N.B. not PyErr_WriteUnraisable: that calls sys.unraisablehook, which
- * may be the program's own code. */
-static void
-report_failure(const char *what)
-{
-    PyObject *exc = PyErr_GetRaisedException();   /* owned */
-    PyObject *text = exc ? PyObject_Str(exc) : NULL;   /* owned */
-    const char *msg = text ? pyusdt_utf8(text, "?") : "?";
-    fprintf(stderr, "pyusdt: %s failed: %s: %s\n", what,
-            exc ? Py_TYPE(exc)->tp_name : "error", msg);
-    PyErr_Clear();
-    Py_XDECREF(text);
-    Py_XDECREF(exc);
-}
-
-/* Calls sys.monitoring function FUNC with ARGS (a Py_BuildValue format).
- * 0, or -1 with an exception set. */
+/* Calls sys.monitoring function FUNC with ARGS (a Py_BuildValue format
+ * in VA).  1 when it returned None, 0 for another result, -1 with an
+ * exception set. */
 static int
-call_monitoring(PyObject *func, const char *format, ...)
+call_monitoring_va(PyObject *func, const char *format, va_list va)
 {
-    va_list va;
-    va_start(va, format);
     PyObject *args = Py_VaBuildValue(format, va);   /* owned */
-    va_end(va);
     if (args == NULL) {
         return -1;
     }
@@ -487,8 +471,44 @@ call_monitoring(PyObject *func, const char *format, ...)
     if (result == NULL) {
         return -1;
     }
+    int is_none = result == Py_None;
     Py_DECREF(result);
-    return 0;
+    return is_none;
+}
+
+/* call_monitoring_va(FUNC, FORMAT, ...) as 0, or -1 with an exception
+ * set. */
+static int
+call_monitoring(PyObject *func, const char *format, ...)
+{
+    va_list va;
+    va_start(va, format);
+    int rc = call_monitoring_va(func, format, va);
+    va_end(va);
+    return rc < 0 ? -1 : 0;
+}
+
+int
+pyusdt_monitoring_call(enum pyusdt_monitoring_fn fn, const char *format, ...)
+{
+    PyObject *const funcs[] = {
+        [PYUSDT_USE_TOOL_ID] = mon.use_tool_id,
+        [PYUSDT_FREE_TOOL_ID] = mon.free_tool_id,
+        [PYUSDT_GET_TOOL] = mon.get_tool,
+        [PYUSDT_REGISTER_CALLBACK] = mon.register_callback,
+        [PYUSDT_SET_EVENTS] = mon.set_events,
+    };
+    va_list va;
+    va_start(va, format);
+    int rc = call_monitoring_va(funcs[fn], format, va);
+    va_end(va);
+    return rc;
+}
+
+PyObject *
+pyusdt_monitor_disable(void)
+{
+    return mon.disable;
 }
 
 /* Takes the first free id of PYUSDT_TOOL_IDS.  0, or -1 (none free). */
@@ -500,7 +520,7 @@ acquire_tool_id(void)
         PyObject *owner = PyObject_CallFunction(mon.get_tool, "i",
                                                 candidates[i]);   /* owned */
         if (owner == NULL) {
-            report_failure("sys.monitoring.get_tool");
+            pyusdt_report_failure("sys.monitoring.get_tool");
             continue;
         }
         int is_free = (owner == Py_None);
@@ -611,9 +631,17 @@ pyusdt_monitor_apply(pyusdt_probeset want)
         }
         __atomic_store_n(&mon.tool_id, -1, __ATOMIC_RELAXED);
     }
+    mon.warned_update = 0;
     return 0;
 error:
-    report_failure("sys.monitoring update");
+    /* N.B. the poller tries again each interval: said once, until an
+     * update succeeds (an audit hook of the program's that refuses
+     * sys.monitoring would otherwise fill its stderr). */
+    if (!mon.warned_update) {
+        pyusdt_report_failure("sys.monitoring update");
+        mon.warned_update = 1;
+    }
+    PyErr_Clear();
     return -1;
 }
 

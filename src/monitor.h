@@ -48,6 +48,25 @@ pyusdt_probeset pyusdt_monitor_enabled(void);
  * PROBE, static, names it in its repr.  NULL with an exception set. */
 PyObject *pyusdt_monitor_callback_new(const char *probe, vectorcallfunc func);
 
+/* sys.monitoring's functions that pyusdt calls, as they were at init. */
+enum pyusdt_monitoring_fn {
+    PYUSDT_USE_TOOL_ID,
+    PYUSDT_FREE_TOOL_ID,
+    PYUSDT_GET_TOOL,
+    PYUSDT_REGISTER_CALLBACK,
+    PYUSDT_SET_EVENTS,
+};
+
+/* Calls FN with the arguments FORMAT (Py_BuildValue) builds.  N.B. the
+ * function found at init, never sys.monitoring as it is now: a replacement
+ * the program made since would run its own code in pyusdt's poller.  1
+ * when FN returned None, 0 for any other result, -1 with an exception
+ * set. */
+int pyusdt_monitoring_call(enum pyusdt_monitoring_fn fn, const char *format, ...);
+
+/* sys.monitoring.DISABLE (borrowed), as found at init. */
+PyObject *pyusdt_monitor_disable(void);
+
 /* The tool id held, or -1. */
 int pyusdt_monitor_tool_id(void);
 

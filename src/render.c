@@ -388,6 +388,18 @@ pyusdt_render_exception(PyObject *exc, char *buf)
     copy_cstr(buf, name);
 }
 
+void
+pyusdt_report_failure(const char *what)
+{
+    PyObject *exc = PyErr_GetRaisedException();   /* owned */
+    char text[PYUSDT_VALUE_BUFSIZE] = "unknown error";
+    if (exc != NULL) {
+        pyusdt_render_exception(exc, text);
+    }
+    fprintf(stderr, "pyusdt: %s failed: %s\n", what, text);
+    Py_XDECREF(exc);
+}
+
 /* Appends TEXT to the LEN bytes of OUT (SIZE bytes, LEN < SIZE), as far
  * as it fits.  Returns the new length. */
 static size_t

@@ -67,6 +67,12 @@ void pyusdt_render_callable(PyObject *callable, char *buf);
  * are exactly one str (no __str__ is called). */
 void pyusdt_render_exception(PyObject *exc, char *buf);
 
+/* Writes "pyusdt: WHAT failed: Type: message" to stderr for the pending
+ * exception (rendered as pyusdt_render_exception does: the program's
+ * __str__ never runs, though the exception may be the program's, raised by
+ * its audit hook, say) and clears it. */
+void pyusdt_report_failure(const char *what);
+
 /* Renders the arguments of an audit event, a tuple, as its repr() would
  * read with each item rendered by pyusdt_render_value, and exact tuples
  * among them (two levels down) likewise: "('/etc/hosts', 'r', 524288)",

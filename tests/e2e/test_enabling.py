@@ -74,6 +74,30 @@ class Detach(unittest.TestCase):
 
 
 @unittest.skipIf(bpf.skip_reason(), bpf.skip_reason())
+class ReplacedRuntime(unittest.TestCase):
+    def test_attach_and_detach_never_call_what_the_program_replaced(self):
+        # sys.monitoring and builtins.__import__ replaced after start:
+        # enabling CALL_STATS (its own tool id) and the GC probes (gc's
+        # callbacks list) then detaching must use what pyusdt found at
+        # start, not run the program's stand-ins in the poller.
+        target = support.target("replaced_runtime.py")
+        with bpf.private_pyusdt() as (root, lib):
+            # Detaches once both have fired, whichever fires first.
+            program = bpf.probe_program(("GC_START",), lib=lib,
+                                        action="@gc = 1; if (@stats) { exit(); }") + (
+                'usdt:%s:pyusdt:CALL_STATS /str(arg0) == "work"/ '
+                '{ printf("S|%%d|%%s\\n", pid, str(arg0)); @stats = 1; '
+                'if (@gc) { exit(); } }\n' % lib)
+            trace = bpf.trace_pid(program, [target], lib=lib, cwd=root, PYTHONPATH=root,
+                                  wait_for_tracer=False, PYUSDT_CHECK_MSEC="10")
+        self.assertEqual((trace.returncode, trace.stderr), (0, ""), trace.describe())
+        self.assertEqual(trace.stdout, "seen_attached=True\nseen=[]\n", trace.describe())
+        self.assertIn("GC_START", [e.probe for e in trace.events], trace.describe())
+        self.assertTrue(any(line.startswith("S|") for line in trace.bpftrace_output),
+                        trace.describe())
+
+
+@unittest.skipIf(bpf.skip_reason(), bpf.skip_reason())
 class NoFreeToolId(unittest.TestCase):
     def test_no_free_tool_id_is_reported_once_and_program_runs(self):
         code = ("import sys\n"

@@ -112,13 +112,45 @@ print("after free", pyusdt.status().tool_id, M.get_tool(4))
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(run.stdout, "while held None\nafter free 4 pyusdt\n")
         self.assertEqual(run.stderr, NO_TOOL_ID + "pyusdt: CALL_STATS: starting failed: "
-                         "no free sys.monitoring tool id\n")
+                         "RuntimeError: no free sys.monitoring tool id\n")
 
     def test_no_free_tool_id_untraced_says_nothing(self):
         run = self.run_target(["-c", self.CODE.replace("while pyusdt", "while False and "
                                                                       "pyusdt")])
         self.assertEqual((run.returncode, run.stderr), (0, ""), run.stderr)
         self.assertEqual(run.stdout, "while held None\nafter free None None\n")
+
+
+class RefusingAuditHook(PrivateCopy):
+    """A program whose audit hook refuses sys.monitoring callbacks (they are
+    audited by CPython): the probes stay silent, pyusdt says so once, and
+    the hook's exception is told without running its __str__."""
+
+    CODE = """
+import sys, time
+class Refused(Exception):
+    def __str__(self):
+        print("the exception's __str__ ran", flush=True)
+        return "refused"
+def hook(event, args):
+    if event == "sys.monitoring.register_callback":
+        raise Refused("policy: no monitoring callbacks")
+sys.addaudithook(hook)
+import pyusdt
+def work():
+    return 1
+for _ in range(100):
+    work()
+    time.sleep(0.002)
+print("enabled", pyusdt.status().enabled)
+"""
+
+    def test_refused_update_is_said_once_and_the_program_runs_on(self):
+        run = self.run_target(["-c", self.CODE], PER_EVENT, PYUSDT_CHECK_MSEC="1")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.stdout, "enabled ()\n")
+        self.assertEqual(run.stderr, "pyusdt: sys.monitoring update failed: Refused: "
+                         "policy: no monitoring callbacks\n")
 
 
 if __name__ == "__main__":
