@@ -72,7 +72,7 @@ struct code_ref {
  * attachment; it and the callbacks are set by pyusdt_callstats_apply()
  * (serialised by its caller). */
 static struct {
-    pthread_mutex_t lock;
+    pyusdt_mutex lock;
     struct table *tables;
     struct code_ref *codes;     /* owned */
     uint32_t ncodes, room;
@@ -85,7 +85,7 @@ static struct {
     pthread_key_t key;          /* the thread's table, for its exit */
     PyObject *callbacks[NEV];   /* owned */
     unsigned int events[NEV];
-} cs = {.lock = PTHREAD_MUTEX_INITIALIZER, .tool_id = -1, .extra_index = -1};
+} cs = {.lock = PYUSDT_MUTEX_INIT, .tool_id = -1, .extra_index = -1};
 
 /* The thread's own table.  N.B. initial-exec: a plain load, not a call to
  * __tls_get_addr, on every event. */
@@ -167,7 +167,12 @@ static uint32_t
 register_code(PyCodeObject *code, uint32_t gen)
 {
     struct pyusdt_codeinfo *info = pyusdt_codeinfo(code);
-    pthread_mutex_lock(&cs.lock);
+    if (!pyusdt_codeinfo_is_kept(info)) {
+        /* Memory ran out: a stand-in would be gone by the report.  Not
+         * counted; its next event tries again. */
+        return 0;
+    }
+    pyusdt_mutex_lock(&cs.lock);
     /* Looked up again: another thread may have added it meanwhile, and
      * counting may have stopped. */
     uint32_t slot = 0;
@@ -177,7 +182,7 @@ register_code(PyCodeObject *code, uint32_t gen)
             slot = add_code(code, info, gen);
         }
     }
-    pthread_mutex_unlock(&cs.lock);
+    pyusdt_mutex_unlock(&cs.lock);
     return slot;
 }
 
@@ -206,7 +211,7 @@ static void
 thread_exits(void *ptr)
 {
     struct table *t = ptr;
-    pthread_mutex_lock(&cs.lock);
+    pyusdt_mutex_lock(&cs.lock);
     if (__atomic_load_n(&cs.generation, __ATOMIC_RELAXED) != 0) {
         t->dead = 1;
         t = NULL;
@@ -219,7 +224,7 @@ thread_exits(void *ptr)
             }
         }
     }
-    pthread_mutex_unlock(&cs.lock);
+    pyusdt_mutex_unlock(&cs.lock);
     if (t != NULL) {
         free_table(t);
     }
@@ -234,10 +239,10 @@ new_table(void)
     }
     pthread_mutex_init(&t->lock, NULL);
     t->tid = (pid_t)syscall(SYS_gettid);
-    pthread_mutex_lock(&cs.lock);
+    pyusdt_mutex_lock(&cs.lock);
     t->next = cs.tables;
     cs.tables = t;
-    pthread_mutex_unlock(&cs.lock);
+    pyusdt_mutex_unlock(&cs.lock);
     pthread_setspecific(cs.key, t);
     return t;
 }
@@ -506,9 +511,9 @@ pyusdt_callstats_report(void)
     if (!PYUSDT_ACTIVE(CALL_STATS) && !PYUSDT_ACTIVE(CALL_TIMES)) {
         return;
     }
-    pthread_mutex_lock(&cs.lock);
+    pyusdt_mutex_lock(&cs.lock);
     reap_tables(__atomic_load_n(&cs.generation, __ATOMIC_RELAXED), 1);
-    pthread_mutex_unlock(&cs.lock);
+    pyusdt_mutex_unlock(&cs.lock);
 }
 
 /* Marks what T holds as reported: the parent reports it. */
@@ -529,7 +534,7 @@ pyusdt_callstats_after_fork(void)
     /* N.B. the child is single-threaded here, and the locks may have been
      * held at fork().  Every count so far is the parent's to report; the
      * other threads' tables belong to threads that do not exist here. */
-    pthread_mutex_init(&cs.lock, NULL);
+    pyusdt_mutex_reset(&cs.lock);
     for (struct table *t = cs.tables; t != NULL; t = t->next) {
         pthread_mutex_init(&t->lock, NULL);
         settle_table(t);
@@ -641,10 +646,10 @@ start(void)
         }
         all |= cs.events[i];
     }
-    pthread_mutex_lock(&cs.lock);
+    pyusdt_mutex_lock(&cs.lock);
     cs.last_generation = cs.last_generation + 1 ? cs.last_generation + 1 : 1;
     __atomic_store_n(&cs.generation, cs.last_generation, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&cs.lock);
+    pyusdt_mutex_unlock(&cs.lock);
     if (pyusdt_monitoring_call(PYUSDT_SET_EVENTS, "(iI)", cs.tool_id, all) < 0) {
         goto error;
     }
@@ -668,14 +673,14 @@ static void
 stop(void)
 {
     release_tool_id();
-    pthread_mutex_lock(&cs.lock);
+    pyusdt_mutex_lock(&cs.lock);
     __atomic_store_n(&cs.generation, 0, __ATOMIC_RELAXED);
     reap_tables(0, 0);
     struct code_ref *codes = cs.codes;
     uint32_t n = cs.ncodes;
     cs.codes = NULL;
     cs.ncodes = cs.room = 0;
-    pthread_mutex_unlock(&cs.lock);
+    pyusdt_mutex_unlock(&cs.lock);
     /* N.B. released outside the lock: a code object's death may run
      * Python code (weakref callbacks). */
     for (uint32_t i = 0; i < n; i++) {

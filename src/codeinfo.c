@@ -253,11 +253,17 @@ pyusdt_codeinfo_line_slow(struct pyusdt_codeinfo *info, PyCodeObject *code,
     return line;
 }
 
+int
+pyusdt_codeinfo_is_kept(const struct pyusdt_codeinfo *info)
+{
+    return info != &stand_in;
+}
+
 void
 pyusdt_codeinfo_hide_code(PyCodeObject *code)
 {
     struct pyusdt_codeinfo *info = pyusdt_codeinfo(code);
-    if (info != &stand_in) {
+    if (pyusdt_codeinfo_is_kept(info)) {
         __atomic_store_n(&info->hidden, 1, __ATOMIC_RELAXED);
     }
 }

@@ -67,6 +67,10 @@ struct pyusdt_codeinfo *pyusdt_codeinfo_slow(PyCodeObject *code);
 int pyusdt_codeinfo_line_slow(struct pyusdt_codeinfo *info,
                               PyCodeObject *code, int offset);
 
+/* Whether INFO is the record kept with its code object, not the stand-in
+ * made when memory ran out (valid only until this thread's next call). */
+int pyusdt_codeinfo_is_kept(const struct pyusdt_codeinfo *info);
+
 /* In a child after fork(): a lock another thread held there is reset. */
 void pyusdt_codeinfo_after_fork(void);
 

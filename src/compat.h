@@ -13,6 +13,7 @@
 #define PYUSDT_COMPAT_H
 
 #include <Python.h>
+#include <pthread.h>
 #include <string.h>
 
 #if PY_VERSION_HEX < 0x030C0000
@@ -155,5 +156,57 @@ pyusdt_lock_reset(pyusdt_lock *lock)
 {
     memset(lock, 0, sizeof(*lock));
 }
+
+/* A lock taken both by threads attached to the interpreter (while they
+ * may wait for other things: a code object's critical section, in
+ * PyUnstable_Code_SetExtra) and by threads with no thread state (the
+ * poller reporting, a thread's exit).  On 3.13 and later a PyMutex, which
+ * parks with the thread state detached when there is one: a pthread mutex
+ * would let its waiter hold up a stop-the-world pause that its holder, parked
+ * detached, waits to end.  3.12 has no such pause, and not every taker
+ * holds the GIL: a pthread mutex. */
+#if PY_VERSION_HEX >= 0x030D0000
+typedef PyMutex pyusdt_mutex;
+#define PYUSDT_MUTEX_INIT {0}
+
+static inline void
+pyusdt_mutex_lock(pyusdt_mutex *mutex)
+{
+    PyMutex_Lock(mutex);
+}
+
+static inline void
+pyusdt_mutex_unlock(pyusdt_mutex *mutex)
+{
+    PyMutex_Unlock(mutex);
+}
+
+static inline void
+pyusdt_mutex_reset(pyusdt_mutex *mutex)
+{
+    memset(mutex, 0, sizeof(*mutex));
+}
+#else
+typedef pthread_mutex_t pyusdt_mutex;
+#define PYUSDT_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
+
+static inline void
+pyusdt_mutex_lock(pyusdt_mutex *mutex)
+{
+    pthread_mutex_lock(mutex);
+}
+
+static inline void
+pyusdt_mutex_unlock(pyusdt_mutex *mutex)
+{
+    pthread_mutex_unlock(mutex);
+}
+
+static inline void
+pyusdt_mutex_reset(pyusdt_mutex *mutex)
+{
+    pthread_mutex_init(mutex, NULL);
+}
+#endif
 
 #endif /* PYUSDT_COMPAT_H */
