@@ -249,14 +249,17 @@ class Calls(Renderer):
         calls = maps.by_code("@calls")
         total = maps.by_code("@total_ns")
         own = maps.by_code("@self_ns")
+        # N.B. the average is over the calls that ended: one still running
+        # has started (CALLS) but added no time yet.
+        completed = maps.by_code("@completed")
         keys = sorted(set(calls) | set(total),
                       key=lambda code: (-calls.get(code, 0), -total.get(code, 0), code))
         rows = []
         for code in self.top(keys):
-            count = calls.get(code, 0)
-            rows.append([codes.function(code), codes.location(code), count,
+            done = completed.get(code, 0)
+            rows.append([codes.function(code), codes.location(code), calls.get(code, 0),
                          ms(total.get(code, 0)), ms(own.get(code, 0)),
-                         us(total.get(code, 0) / count) if count else "-"])
+                         us(total.get(code, 0) / done) if done else "-"])
         return self.heading() + table(self.COLUMNS, rows) + [""]
 
 

@@ -17,10 +17,16 @@
 /* One code object's figures in one thread.  The owning thread writes the
  * counters (atomically, under SEQ); the reporting thread reads them and
  * keeps the LAST_ fields, what it reported so far. */
+/* What is counted per function and thread: calls (starts), inclusive and
+ * exclusive time, and the calls that have ended (returned or unwound):
+ * a call still running has started but added no time yet, so averages
+ * divide by COMPLETED, not CALLS. */
+enum { CALLS, INCLUSIVE, EXCLUSIVE, COMPLETED, NCOUNTS };
+
 struct entry {
     uint64_t seq;   /* odd while the owner updates */
-    uint64_t calls, inclusive, exclusive;
-    uint64_t last_calls, last_inclusive, last_exclusive;
+    uint64_t count[NCOUNTS];
+    uint64_t reported[NCOUNTS];   /* as of the last report */
 };
 
 /* A function running in a thread: started or resumed at START; CHILDREN
@@ -313,16 +319,16 @@ grow_stack(struct table *t)
 /* Adds to entry E as a sequence-count writer: the reporter never sees
  * half of an update. */
 static inline void
-add(struct entry *e, uint64_t calls, uint64_t inclusive, uint64_t exclusive)
+add(struct entry *e, uint64_t calls, uint64_t inclusive, uint64_t exclusive,
+    uint64_t completed)
 {
+    const uint64_t delta[NCOUNTS] = {calls, inclusive, exclusive, completed};
     uint64_t seq = e->seq;
     __atomic_store_n(&e->seq, seq + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    __atomic_store_n(&e->calls, e->calls + calls, __ATOMIC_RELAXED);
-    __atomic_store_n(&e->inclusive, e->inclusive + inclusive,
-                     __ATOMIC_RELAXED);
-    __atomic_store_n(&e->exclusive, e->exclusive + exclusive,
-                     __ATOMIC_RELAXED);
+    for (int i = 0; i < NCOUNTS; i++) {
+        __atomic_store_n(&e->count[i], e->count[i] + delta[i], __ATOMIC_RELAXED);
+    }
     __atomic_store_n(&e->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
@@ -335,7 +341,7 @@ push(struct table *t, uint32_t index, uint64_t calls)
         return;
     }
     if (calls) {
-        add(&t->entries[index], calls, 0, 0);
+        add(&t->entries[index], calls, 0, 0, 0);
     }
     struct frame *f = &t->stack[t->depth++];
     f->index = index;
@@ -355,11 +361,13 @@ on_stack(const struct table *t, uint32_t index)
     return 0;
 }
 
-/* A function returns, yields or unwinds in T: its frame, and any frames
- * above it whose end was missed, are closed.  A function that started
- * before the attachment is on no stack, and is not counted. */
+/* A function returns or unwinds (ENDS 1) or yields (ENDS 0) in T: its
+ * frame, and any frames above it whose end was missed, are closed; an end
+ * completes its call (a frame closed unseen is not known to have ended: a
+ * suspension looks the same).  A function that started before the
+ * attachment is on no stack, and is not counted. */
 static inline void
-pop(struct table *t, uint32_t index)
+pop(struct table *t, uint32_t index, int ends)
 {
     if (t->depth == 0
         || (t->stack[t->depth - 1].index != index && !on_stack(t, index))) {
@@ -370,11 +378,12 @@ pop(struct table *t, uint32_t index)
         struct frame *f = &t->stack[--t->depth];
         uint64_t elapsed = now - f->start;
         uint64_t own = elapsed > f->children ? elapsed - f->children : 0;
-        add(&t->entries[f->index], 0, elapsed, own);
+        int done = f->index == index;
+        add(&t->entries[f->index], 0, elapsed, own, (uint64_t)(done && ends));
         if (t->depth > 0) {
             t->stack[t->depth - 1].children += elapsed;
         }
-        if (f->index == index) {
+        if (done) {
             break;
         }
     }
@@ -383,7 +392,8 @@ pop(struct table *t, uint32_t index)
 /* The callbacks: (code, offset, ...) as sys.monitoring passes them.  The
  * local events return DISABLE for pyusdt's own code. */
 static inline PyObject *
-count_event(PyObject *const *args, size_t nargsf, int starts, uint64_t calls)
+count_event(PyObject *const *args, size_t nargsf, int starts, uint64_t calls,
+            int ends)
 {
     uint32_t gen = __atomic_load_n(&cs.generation, __ATOMIC_RELAXED);
     if (gen == 0 || PyVectorcall_NARGS(nargsf) < 1 || !PyCode_Check(args[0])) {
@@ -399,7 +409,7 @@ count_event(PyObject *const *args, size_t nargsf, int starts, uint64_t calls)
             push(t, slot - 1, calls);
         }
         else {
-            pop(t, slot - 1);
+            pop(t, slot - 1, ends);
         }
     }
     Py_RETURN_NONE;
@@ -423,28 +433,29 @@ no_disable(PyObject *result)
     {                                                                       \
         return body;                                                        \
     }
-CALLBACK(on_start, count_event(args, nargsf, 1, 1))
-CALLBACK(on_resume, count_event(args, nargsf, 1, 0))
-CALLBACK(on_throw, no_disable(count_event(args, nargsf, 1, 0)))
-CALLBACK(on_end, count_event(args, nargsf, 0, 0))
-CALLBACK(on_unwind, no_disable(count_event(args, nargsf, 0, 0)))
+CALLBACK(on_start, count_event(args, nargsf, 1, 1, 0))
+CALLBACK(on_resume, count_event(args, nargsf, 1, 0, 0))
+CALLBACK(on_throw, no_disable(count_event(args, nargsf, 1, 0, 0)))
+CALLBACK(on_return, count_event(args, nargsf, 0, 0, 1))
+CALLBACK(on_yield, count_event(args, nargsf, 0, 0, 0))
+CALLBACK(on_unwind, no_disable(count_event(args, nargsf, 0, 0, 1)))
 #undef CALLBACK
 
 static const vectorcallfunc event_funcs[NEV] = {
-    on_start, on_resume, on_throw, on_end, on_end, on_unwind,
+    on_start, on_resume, on_throw, on_return, on_yield, on_unwind,
 };
 
 /* ---- reporting --------------------------------------------------------- */
 
 /* Entry E's counters as of one moment, read as a sequence-count reader. */
 static void
-snapshot(const struct entry *e, uint64_t out[3])
+snapshot(const struct entry *e, uint64_t out[NCOUNTS])
 {
     for (;;) {
         uint64_t seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
-        out[0] = __atomic_load_n(&e->calls, __ATOMIC_RELAXED);
-        out[1] = __atomic_load_n(&e->inclusive, __ATOMIC_RELAXED);
-        out[2] = __atomic_load_n(&e->exclusive, __ATOMIC_RELAXED);
+        for (int i = 0; i < NCOUNTS; i++) {
+            out[i] = __atomic_load_n(&e->count[i], __ATOMIC_RELAXED);
+        }
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (!(seq & 1) && __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == seq) {
             return;
@@ -460,26 +471,24 @@ report_table(struct table *t)
     uint32_t n = t->size < cs.ncodes ? t->size : cs.ncodes;
     for (uint32_t i = 0; i < n; i++) {
         struct entry *e = &t->entries[i];
-        uint64_t now[3];
+        uint64_t now[NCOUNTS], d[NCOUNTS];
         snapshot(e, now);
-        uint64_t calls = now[0] - e->last_calls;
-        uint64_t inclusive = now[1] - e->last_inclusive;
-        uint64_t exclusive = now[2] - e->last_exclusive;
-        if (calls == 0 && inclusive == 0) {
+        for (int k = 0; k < NCOUNTS; k++) {
+            d[k] = now[k] - e->reported[k];
+        }
+        if (d[CALLS] == 0 && d[INCLUSIVE] == 0 && d[COMPLETED] == 0) {
             continue;
         }
         const struct pyusdt_codeinfo *info = cs.codes[i].info;
         if (PYUSDT_ACTIVE(CALL_STATS)) {
             DTRACE_PROBE6(pyusdt, CALL_STATS, info->function, info->file,
-                          info->firstline, info->code_id, (long)t->tid, calls);
+                          info->firstline, info->code_id, (long)t->tid, d[CALLS]);
         }
         if (PYUSDT_ACTIVE(CALL_TIMES)) {
-            DTRACE_PROBE4(pyusdt, CALL_TIMES, info->code_id, (long)t->tid,
-                          inclusive, exclusive);
+            DTRACE_PROBE5(pyusdt, CALL_TIMES, info->code_id, (long)t->tid,
+                          d[INCLUSIVE], d[EXCLUSIVE], d[COMPLETED]);
         }
-        e->last_calls = now[0];
-        e->last_inclusive = now[1];
-        e->last_exclusive = now[2];
+        memcpy(e->reported, now, sizeof(now));
     }
     pthread_mutex_unlock(&t->lock);
 }
@@ -522,9 +531,7 @@ settle_table(struct table *t)
 {
     for (uint32_t i = 0; i < t->size; i++) {
         struct entry *e = &t->entries[i];
-        e->last_calls = e->calls;
-        e->last_inclusive = e->inclusive;
-        e->last_exclusive = e->exclusive;
+        memcpy(e->reported, e->count, sizeof(e->count));
     }
 }
 

@@ -13,7 +13,11 @@
  * interval's figures:
  *
  *   CALL_STATS  function, file, line, code_id, tid, calls
- *   CALL_TIMES  code_id, tid, inclusive_ns, exclusive_ns
+ *   CALL_TIMES  code_id, tid, inclusive_ns, exclusive_ns, completed
+ *
+ * completed counts the calls that ended (returned or unwound) in the
+ * interval: a call still running has started and added no time, so an
+ * average divides by it, not by calls.
  *
  * (two probes: bpftrace reads at most six arguments; tid is the counted
  * thread's kernel id, as the probes fire in the poller thread).  Either

@@ -64,7 +64,7 @@
     X(pyusdt, IMPORT_START, "module")                                       \
     X(pyusdt, IMPORT_DONE, "module, found")                                 \
     X(pyusdt, CALL_STATS, "function, file, line, code_id, tid, calls")      \
-    X(pyusdt, CALL_TIMES, "code_id, tid, inclusive_ns, exclusive_ns")
+    X(pyusdt, CALL_TIMES, "code_id, tid, inclusive_ns, exclusive_ns, completed")
 
 /* CPython's own markers (provider "python"), named and shaped as its
  * "Instrumenting CPython with DTrace and SystemTap" HOWTO documents them,

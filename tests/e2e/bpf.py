@@ -82,7 +82,7 @@ LAYOUT = {
 #: arg0 first, as that test's program reads them.  Not in ALL_PROBES.
 AGGREGATED = {
     "CALL_STATS": ("function", "file", "line", "code_id", "tid", "calls"),
-    "CALL_TIMES": ("code_id", "tid", "inclusive_ns", "exclusive_ns"),
+    "CALL_TIMES": ("code_id", "tid", "inclusive_ns", "exclusive_ns", "completed"),
 }
 CODE_PROBES = tuple(name for name, layout in LAYOUT.items() if layout.code)
 ALL_PROBES = tuple(LAYOUT)

@@ -19,8 +19,8 @@ from tests.e2e import bpf
 
 STATS = ('usdt:%(lib)s:pyusdt:CALL_STATS %(pred)s{ printf("S|%%d|%%llu|%%d|%%s|%%d|%%llu\\n", '
          'pid, arg3, arg4, str(arg0), arg2, arg5); }\n'
-         'usdt:%(lib)s:pyusdt:CALL_TIMES { printf("T|%%d|%%llu|%%d|%%llu|%%llu\\n", '
-         'pid, arg0, arg1, arg2, arg3); }\n')
+         'usdt:%(lib)s:pyusdt:CALL_TIMES { printf("T|%%d|%%llu|%%d|%%llu|%%llu|%%llu\\n", '
+         'pid, arg0, arg1, arg2, arg3, arg4); }\n')
 
 
 def stats_program(file_filter: str | None = None, lib: str = support.LIB) -> str:
@@ -30,11 +30,12 @@ def stats_program(file_filter: str | None = None, lib: str = support.LIB) -> str
 
 class Figures:
     """What CALL_STATS and CALL_TIMES reported for process PID, summed over
-    the intervals: calls per (function, line), and per (code_id, tid) the
-    intervals' (calls, inclusive, exclusive)."""
+    the intervals: calls and completed calls per (function, line), and per
+    (code_id, tid) the intervals' (inclusive, exclusive)."""
 
     def __init__(self, lines: list[str], pid: int) -> None:
         self.calls: Counter = Counter()
+        self.completed_by_code: Counter = Counter()
         self.names: dict[int, tuple[str, int]] = {}
         self.intervals: list[tuple[int, int, int, int]] = []   # code_id, tid, incl, excl
         for line in lines:
@@ -48,6 +49,12 @@ class Figures:
                 self.names[code_id] = (function, first)
             else:
                 self.intervals.append(tuple(int(f) for f in fields[2:6]))
+                self.completed_by_code[int(fields[2])] += int(fields[6])
+
+    def completed(self) -> dict[int, int]:
+        """Completed calls per code_id, of the functions CALL_STATS named."""
+        return {code_id: count for code_id, count in self.completed_by_code.items()
+                if code_id in self.names and count}
 
     def exclusive_by_thread(self) -> dict[int, int]:
         total: dict[int, int] = defaultdict(int)
@@ -66,7 +73,8 @@ class CorpusCounts(unittest.TestCase):
 
     def check(self, name: str) -> None:
         script = support.target("corpus_%s.py" % name)
-        program = bpf.probe_program(["PY_START"], file_filter=script) + stats_program(script)
+        program = (bpf.probe_program(["PY_START", "PY_RETURN", "PY_UNWIND"], file_filter=script)
+                   + stats_program(script))
         started = time.monotonic()
         trace = bpf.trace_system(program, [script])
         wall_ns = (time.monotonic() - started) * 1e9
@@ -80,6 +88,13 @@ class CorpusCounts(unittest.TestCase):
         self.assertEqual(dict(figures.calls), dict(per_event), trace.describe())
         self.assertEqual(dict(figures.calls), dict(recorded))
         self.assertTrue(figures.intervals, trace.describe())
+        # A call completes where the per-event probes see it end: a return
+        # or an unwind, not a yield.  N.B. not always once per call: a
+        # generator thrown into before it started unwinds with no start,
+        # and one closed while suspended outside a try block ends unseen.
+        ended = Counter(e.code_id for e in trace.events
+                        if e.probe in ("PY_RETURN", "PY_UNWIND") and e.file == script)
+        self.assertEqual(figures.completed(), dict(ended), trace.describe())
         for code_id, tid, inclusive, exclusive in figures.intervals:
             self.assertGreaterEqual(inclusive, exclusive, (code_id, tid))
         for tid, exclusive in figures.exclusive_by_thread().items():

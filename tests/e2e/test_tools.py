@@ -119,6 +119,18 @@ class PycallsTest(ToolTest):
                     if row["FUNCTION"] == "tick")
         self.assertEqual(ticks, 30, run.describe())
 
+    def test_average_is_over_the_calls_that_ended(self) -> None:
+        # Three naps of 0.6 s, traced for 1.5 s: the last is still running
+        # when tracing stops, counted in CALLS but with no time yet.  Each
+        # nap that ended took at least 0.6 s, so must their average.
+        run = toolrun.run_tool("pycalls", [CALLS, "0.6"], [*self.options, "--duration",
+                                                            "1.5"])
+        self.assertRan(run)
+        nap = self.table(run).row(FUNCTION="nap")
+        self.assertGreaterEqual(float(nap["AVG us"]), 600000, run.describe())
+        ended = round(float(nap["TOTAL ms"]) * 1000 / float(nap["AVG us"]))
+        self.assertLess(ended, int(nap["CALLS"]), run.describe())
+
 
 class PycallsEventsTest(PycallsTest):
     """pycalls --events: the per-event mode (tools/events/pycalls.bt), the
