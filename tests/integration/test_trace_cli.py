@@ -81,6 +81,7 @@ PYCALLS_OUTPUT = events(
     ("map", {"@calls": {"5": 23, "6": 7}}),
     ("map", {"@total_ns": {"5": 46000, "6": 7000000}}),
     ("map", {"@self_ns": {"5": 23000, "6": 7000000}}),
+    ("map", {"@completed": {"5": 23, "6": 7}}),
 )
 
 
@@ -320,6 +321,22 @@ class ReportTest(support.NoToolLeftBehind):
             "..er_long_inner_name app.py:10                  7     7.000     7.000    1000.0",
             "",
         ])
+
+    def test_pycalls_averages_over_the_calls_that_ended(self) -> None:
+        output = events(
+            ("time", "10:00:00\n"),
+            ("map", {"@name": {"1": "handle", "2": "serve"}}),
+            ("map", {"@file": {"1": "/src/svc.py", "2": "/src/svc.py"}}),
+            ("map", {"@line": {"1": 4, "2": 9}}),
+            ("map", {"@calls": {"1": 6, "2": 1}}),
+            ("map", {"@total_ns": {"1": 2500000000, "2": 0}}),
+            ("map", {"@self_ns": {"1": 2500000000, "2": 0}}),
+            ("map", {"@completed": {"1": 5}}))
+        rows = [line.split() for line in self.render("pycalls", output).splitlines()[1:]
+                if line]
+        self.assertEqual(rows, [["handle", "svc.py:4", "6", "2500.000", "2500.000",
+                                 "500000.0"],
+                                ["serve", "svc.py:9", "1", "0.000", "0.000", "-"]])
 
     def test_top_keeps_the_first_rows(self) -> None:
         text = self.render("pycalls", PYCALLS_OUTPUT, top=1)
