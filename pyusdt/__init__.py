@@ -17,6 +17,7 @@ RuntimeError.
 import os
 
 from ._loader import load as _load
+from ._loader import runner_side as _runner_side
 from ._loader import tracer_side as _tracer_side
 
 # N.B. no `from __future__ import annotations` here: it imports the
@@ -35,7 +36,16 @@ elif _tracer_side():
     from ._unloaded import Unloaded
     _lib = Unloaded()
 else:
-    _lib = _load()
+    try:
+        _lib = _load()
+    except ImportError as _exc:
+        if not _runner_side():
+            raise
+        # python -m pyusdt: its __main__ says why, in one sentence.
+        from ._unloaded import Unloaded
+        _lib = Unloaded()
+        _load_error = str(_exc)
+        del _exc
 
 #: Every probe: (name, sys.monitoring event bit or 0, argument list).  The
 #: bits are the running interpreter's own (3.14 renumbered some); 0 for the

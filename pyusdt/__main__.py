@@ -1,7 +1,18 @@
 """``python -m pyusdt [option] ... (script.py | -m module | -c code | -) [arg] ...``:
 runs a Python program as ``python`` would, with pyusdt's probes armed."""
 
-from pyusdt._cli import cli
+import sys
+
+import pyusdt
+
+# pyusdt's own reasons (no library for this Python, too old a Python): one
+# sentence, not runpy's traceback (pyusdt/__init__.py keeps it for us).
+_load_error = getattr(pyusdt, "_load_error", None)
+if _load_error is not None:
+    sys.stderr.write("python -m pyusdt: %s\n" % _load_error.removeprefix("pyusdt: "))
+    sys.exit(1)
+
+from pyusdt._cli import cli   # noqa: E402 (only once the library is there)
 
 if __name__ == "__main__":
     # N.B. nothing may follow: the program's globals replace this module's.

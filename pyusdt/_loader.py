@@ -24,22 +24,36 @@ _EXT_NAME = "libpyusdt"
 TRACER_COMMANDS = ("pyusdt.trace", "pyusdt.flame")
 
 
-def tracer_side() -> bool:
-    """Whether this process is ``python -m`` of one of TRACER_COMMANDS, or
-    ``python -m pyusdt attach``, and
-    python imports this package on the way to it: the tracer never loads
-    what it traces.  While python looks for a -m module, sys.argv[0] is
-    "-m" and the module's name is the word of sys.orig_argv just before the
-    arguments (or that word's end, as in "-mpyusdt.trace")."""
+def _m_module() -> "str | None":
+    """The module python is looking for when this package is imported on
+    the way to ``python -m MODULE``, else None.  While python looks for a
+    -m module, sys.argv[0] is "-m" and the module's name is the word of
+    sys.orig_argv just before the arguments (or that word's end, as in
+    "-mpyusdt.trace")."""
     argv, orig = sys.argv, sys.orig_argv
     if not argv or argv[0] != "-m" or len(orig) < len(argv) + 1:
-        return False
+        return None
     name = orig[len(orig) - len(argv)]
     if name.startswith("-"):
         name = name[name.index("m") + 1:]
-    if name == "pyusdt" and argv[1:2] == ["attach"]:
+    return name
+
+
+def tracer_side() -> bool:
+    """Whether this process is ``python -m`` of one of TRACER_COMMANDS, or
+    ``python -m pyusdt attach``, and python imports this package on the
+    way to it: the tracer never loads what it traces."""
+    name = _m_module()
+    if name == "pyusdt" and sys.argv[1:2] == ["attach"]:
         return True   # python -m pyusdt attach PID (pyusdt_tracer/attach.py)
     return name in TRACER_COMMANDS
+
+
+def runner_side() -> bool:
+    """Whether python imports this package on the way to ``python -m
+    pyusdt`` running a program (whose __main__ then reports a library that
+    cannot load in one sentence, not with runpy's traceback)."""
+    return _m_module() == "pyusdt"
 
 
 def build_name() -> str:
@@ -110,6 +124,11 @@ def load() -> "ModuleType":
     module = sys.modules.get(_EXT_NAME)
     if module is not None:
         return module
+    if sys.implementation.name != "cpython" or sys.version_info < (3, 12):
+        raise ImportError(
+            "pyusdt: needs CPython 3.12 or newer; %s is %s %d.%d"
+            % (sys.executable, sys.implementation.name, sys.version_info[0],
+               sys.version_info[1]))
     for path in _candidates():
         if os.path.exists(path):
             loader = ExtensionFileLoader(_EXT_NAME, path)

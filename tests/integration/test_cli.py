@@ -308,5 +308,46 @@ class CliTest(NoToolLeftBehind):
         self.assertEqual(outcome(ours), outcome(plain))
 
 
+class LibraryMissing(unittest.TestCase):
+    """When the library cannot load, python -m pyusdt says why in one
+    sentence (not runpy's traceback) and exits 1; import pyusdt raises
+    ImportError with the same reason."""
+
+    def without_library(self) -> str:
+        """A copy of the package with no library beside it or in a build/."""
+        root = tempfile.mkdtemp(prefix="pyusdt-nolib-")
+        self.addCleanup(shutil.rmtree, root)
+        shutil.copytree(os.path.dirname(pyusdt.__file__), os.path.join(root, "pyusdt"),
+                        ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+        return root
+
+    def test_no_build_for_this_python_is_one_sentence(self) -> None:
+        root = self.without_library()
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PYUSDT_LIBRARY", "PYTHONPATH")}
+        proc = subprocess.run([sys.executable, *PYUSDT, "-c", "print('ran')"], cwd=root,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, timeout=60)
+        self.assertEqual((proc.returncode, proc.stdout), (1, ""), proc.stderr)
+        self.assertRegex(proc.stderr, r"^python -m pyusdt: libpyusdt\.so not found for "
+                                      r"Python 3\.\d+t? \(looked in [^\n]*\); run 'make "
+                                      r"lib PYTHON=[^\n]*\n$")
+        imported = subprocess.run([sys.executable, "-c", "import pyusdt"], cwd=root,
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, timeout=60)
+        self.assertEqual(imported.returncode, 1)
+        self.assertIn("ImportError: pyusdt: libpyusdt.so not found", imported.stderr)
+
+    @unittest.skipUnless(os.path.exists("/usr/bin/python3.11"),
+                         "no /usr/bin/python3.11 (Debian 12's python3) to run")
+    def test_python_older_than_3_12_is_told_so(self) -> None:
+        proc = subprocess.run(["/usr/bin/python3.11", *PYUSDT, "-c", "print('ran')"],
+                              cwd=self.without_library(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual((proc.returncode, proc.stdout, proc.stderr),
+                         (1, "", "python -m pyusdt: needs CPython 3.12 or newer; "
+                                 "/usr/bin/python3.11 is cpython 3.11\n"))
+
+
 if __name__ == "__main__":
     unittest.main()
