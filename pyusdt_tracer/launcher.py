@@ -171,6 +171,11 @@ def trace(options: argparse.Namespace, command: list[str]) -> int:
     check_options(tool, options)
     timeline.check_options(tool.report, options)
     python = None
+    if command and not options.output and not options.raw and report.writes_a_file(
+            tool.report):
+        raise TraceError("%s writes a file: give -o FILE with a command, whose own "
+                         "output would be mixed into it on stdout (with -p PID, stdout "
+                         "holds only the file)" % tool.name, USAGE_ERROR)
     if command:
         python = python_command(command, ATTACH_TIMEOUT)
         if python is None:

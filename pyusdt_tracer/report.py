@@ -178,6 +178,11 @@ class Renderer:
     output (the tools' banners) goes to stderr, so that OUT holds only the
     report; maps are gathered per report and joined by report()."""
 
+    #: Whether the report is a file for other programs (folded stacks, a
+    #: trace file), which a traced command's own output on the same stdout
+    #: would corrupt: the launcher then wants -o FILE.
+    WRITES_A_FILE = False
+
     def __init__(self, options: argparse.Namespace, out: IO[str]) -> None:
         self.options = options
         self.out = out
@@ -413,6 +418,8 @@ class Flame(Renderer):
     """pyflame: folded stacks, an SVG flame graph of them (-o *.svg), or a
     speedscope file (-o *.json)."""
 
+    WRITES_A_FILE = True
+
     def report(self, maps: Maps) -> list[str]:
         lines = folded(maps)
         output = getattr(self.options, "output", None) or ""
@@ -431,6 +438,8 @@ class Timeline(Renderer):
     """pytimeline: a Chrome trace or speedscope file, built by
     pyusdt_tracer.timeline (imported here only when used: it imports this
     module)."""
+
+    WRITES_A_FILE = True
 
     def __new__(cls, options: argparse.Namespace, out: IO[str]) -> Renderer:
         from pyusdt_tracer.timeline import Timeline as Built
@@ -482,6 +491,13 @@ def syscall_table() -> dict[int, str]:
 
 def syscall_name(number: int) -> str:
     return syscall_table().get(number, "syscall %d" % number)
+
+
+def writes_a_file(report_name: str | None) -> bool:
+    """Whether the renderer REPORT_NAME (a tool header's "Report:") writes a
+    file for other programs (Renderer.WRITES_A_FILE)."""
+    cls = getattr(sys.modules[__name__], report_name, None) if report_name else None
+    return bool(getattr(cls, "WRITES_A_FILE", False))
 
 
 def renderer(tool: str, options: argparse.Namespace, out: IO[str]) -> Renderer | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -380,9 +381,21 @@ class PyflameTest(ToolTest):
     tool = "pyflame"
     target = "tool_flame.py"
 
+    @classmethod
+    def setUpClass(cls) -> None:
+        # N.B. -o: with a command, the folded stacks go to a file, not to
+        # the stdout the command's own output goes to.
+        scratch = tempfile.mkdtemp(prefix="pyusdt-flame-")
+        cls.addClassCleanup(shutil.rmtree, scratch)
+        cls.folded = os.path.join(scratch, "stacks.folded")
+        cls.options = ["-o", cls.folded]
+        super().setUpClass()
+
     def stacks(self) -> dict[str, int]:
         stacks = {}
-        for line in self.run_.stdout.splitlines():
+        with open(self.folded) as file:
+            lines = file.read().splitlines()
+        for line in lines:
             stack, _, value = line.rpartition(" ")
             self.assertRegex(value, r"^\d+$", line)
             self.assertGreater(int(value), 0, line)
@@ -419,6 +432,12 @@ class PyflameTest(ToolTest):
         names = {group.get("data-name") for group in root.iter("{http://www.w3.org/2000/svg}g")}
         self.assertIn(self.frame("inner"), names)
         self.assertIn("all", names)
+
+    def test_a_command_without_output_file_is_refused(self) -> None:
+        # Its folded stacks and the command's own prints would share stdout.
+        run = toolrun.run_tool("pyflame", [support.target(self.target)])
+        self.assertEqual((run.returncode, run.stdout), (2, ""), run.describe())
+        self.assertIn("pyflame writes a file: give -o FILE", run.stderr)
 
     def test_writes_a_speedscope_file_of_the_same_stacks(self) -> None:
         with tempfile.TemporaryDirectory() as scratch:
