@@ -4,8 +4,9 @@ generator that yields 7 times, and collects generations 0, 1 and 2 (automatic
 collection off).  With --wait, prints "ready" and waits for a line on stdin
 before the work, and prints "done" and waits for another after it: a tool
 attached by pid (bcc raises the semaphores seconds before its program is
-attached) sees all of it; pyusdt is imported then (python -m pyusdt).  With --import, imports colorsys and a module that
-does not exist at the end of work()."""
+attached) sees all of it; pyusdt is imported then (python -m pyusdt).  With
+--import, imports colorsys and a module that does not exist at the end of
+work()."""
 import gc
 import sys
 import time
@@ -53,12 +54,15 @@ def work():
 def main():
     wait = "--wait" in sys.argv
     if wait:
+        import pyusdt
+        # N.B. the first status() imports pyusdt._status: the import
+        # system's calls, counted by a tool attached then.  Done before it is.
+        pyusdt.status()
         print("ready", flush=True)
         sys.stdin.readline()
         # bcc raised the semaphores seconds before its uprobes were in
         # place: pyusdt serves them by now.  Checked all the same, inline
         # (a function of this file would be one more call to count).
-        import pyusdt
         deadline = time.monotonic() + 60
         while (not (pyusdt.status().enabled or pyusdt.status().gc_callback)
                and time.monotonic() < deadline):
