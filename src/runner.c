@@ -68,13 +68,59 @@ debit_depth(PyThreadState *tstate, struct depth d)
 #endif
 }
 
+/* The launcher's frames (runpy's, pyusdt's) are hidden from the program
+ * while it runs, as python itself has none below a script: its bottom
+ * frame's f_back is None, traceback.print_stack() and inspect.stack() list
+ * its frames only, and a warning's stacklevel past them names "sys".  The
+ * thread's frame chain is cut below the program and joined again after.
+ * N.B. on builds with the GIL only, of the versions this was written for:
+ * the free-threaded GC walks each thread's chain for deferred references,
+ * which the frames cut off would lose.  (PyThreadState's own fields,
+ * cpython/pystate.h: 3.12 keeps the frame in its _PyCFrame.) */
+#if !defined(Py_GIL_DISABLED) && PY_VERSION_HEX < 0x030F0000
+#  define PYUSDT_HIDE_FRAMES 1
+#else
+#  define PYUSDT_HIDE_FRAMES 0
+#endif
+
+/* What running at the bottom changed, put back by leave_bottom(). */
+struct bottom {
+    struct depth depth;
+    struct _PyInterpreterFrame *below;   /* the frames cut off, or NULL */
+};
+
+static struct bottom
+enter_bottom(PyThreadState *tstate)
+{
+    struct bottom b = {credit_depth(tstate), NULL};
+#if PYUSDT_HIDE_FRAMES && PY_VERSION_HEX >= 0x030D0000
+    b.below = tstate->current_frame;
+    tstate->current_frame = NULL;
+#elif PYUSDT_HIDE_FRAMES
+    b.below = tstate->cframe->current_frame;
+    tstate->cframe->current_frame = NULL;
+#endif
+    return b;
+}
+
+static void
+leave_bottom(PyThreadState *tstate, struct bottom b)
+{
+#if PYUSDT_HIDE_FRAMES && PY_VERSION_HEX >= 0x030D0000
+    tstate->current_frame = b.below;
+#elif PYUSDT_HIDE_FRAMES
+    tstate->cframe->current_frame = b.below;
+#endif
+    debit_depth(tstate, b.depth);
+}
+
 PyObject *
 pyusdt_call_at_bottom(PyObject *func, PyObject *args)
 {
     PyThreadState *tstate = PyThreadState_Get();
-    struct depth d = credit_depth(tstate);
+    struct bottom b = enter_bottom(tstate);
     PyObject *result = PyObject_CallObject(func, args);   /* owned */
-    debit_depth(tstate, d);
+    leave_bottom(tstate, b);
     return result;
 }
 
@@ -82,9 +128,9 @@ PyObject *
 pyusdt_exec_at_bottom(PyObject *code, PyObject *globals)
 {
     PyThreadState *tstate = PyThreadState_Get();
-    struct depth d = credit_depth(tstate);
+    struct bottom b = enter_bottom(tstate);
     PyObject *result = PyEval_EvalCode(code, globals, globals);   /* owned */
-    debit_depth(tstate, d);
+    leave_bottom(tstate, b);
     return result;
 }
 
@@ -370,10 +416,10 @@ pyusdt_run_source_at_bottom(PyObject *source, PyObject *filename, PyObject *glob
         return NULL;
     }
     PyThreadState *tstate = PyThreadState_Get();
-    struct depth d = credit_depth(tstate);
+    struct bottom b = enter_bottom(tstate);
     PyObject *result = PyBytes_Check(source)
         ? run_file_bytes(source, filename, globals)
         : run_command(source, globals);   /* owned */
-    debit_depth(tstate, d);
+    leave_bottom(tstate, b);
     return result;
 }

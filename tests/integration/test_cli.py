@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import unittest
@@ -19,6 +20,9 @@ import pyusdt
 from tests.support import TARGETS, NoToolLeftBehind, run_python, target
 
 PYUSDT = ["-m", "pyusdt"]
+
+#: Whether the interpreter under test is a free-threaded build.
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 #: A -c statement that prints what python left in linecache of the command
 #: it runs: nothing on 3.12 (linecache not even imported), the source under
@@ -185,6 +189,25 @@ class CliTest(NoToolLeftBehind):
         self.assertEqual(outcome(ours), (0, "libpyusdt loaded True\n", ""))
 
     # --- How it ends --------------------------------------------------------
+
+    @unittest.skipIf(FREE_THREADED, "free-threaded builds keep the launcher's frames "
+                     "below the program: test_free_threaded_program_sees_the_launcher")
+    def test_program_sees_no_frames_below_its_own_as_under_python(self) -> None:
+        with open(target("cli_stack.py")) as file:
+            source = file.read()
+        for args, stdin in ((["cli_stack.py"], None), (["-m", "cli_stack"], None),
+                            (["-c", source], None), (["-"], source)):
+            with self.subTest(how=args[0]):
+                self.assertSameAsPython(args, input=stdin)
+
+    @unittest.skipUnless(FREE_THREADED, "builds with the GIL hide the launcher's frames")
+    def test_free_threaded_program_sees_the_launcher(self) -> None:
+        # N.B. the free-threaded GC walks each thread's frame chain: pyusdt
+        # leaves it whole there (src/runner.c), and says so in its docs.
+        ours = run_python(PYUSDT + ["cli_stack.py"], cwd=TARGETS)
+        self.assertEqual(ours.returncode, 0, ours.stderr)
+        self.assertIn("pyusdt/_cli.py", ours.stdout)
+        self.assertRegex(ours.stdout, r"f_back \('[^']*pyusdt/_cli\.py', ")
 
     def test_uncaught_exception_traceback_matches_python(self) -> None:
         code = "def f():\n    raise ValueError('twenty-three')\nf()\n"
