@@ -192,8 +192,11 @@ class BccTest(support.NoToolLeftBehind):
         """)
 
     def test_bcc_usdt_context_raises_the_semaphore_of_a_pid(self) -> None:
-        with bpf.private_pyusdt() as (root, _):
+        with bpf.private_pyusdt() as (root, library):
             target = start_target(root, "--wait")
+            # N.B. bcc reads the pid's probes once, at start: not before the
+            # library is mapped (a slow start, under make asan, would lose).
+            bpf.wait_for_library(target, lib=library)
             enabler = subprocess.Popen([SYSTEM_PYTHON, "-c", self.ENABLE, str(target.pid)],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True)
@@ -216,6 +219,10 @@ class BccTest(support.NoToolLeftBehind):
         only once trace has printed its header (its uprobes are in place)."""
         with bpf.private_pyusdt() as (root, library):
             target = start_target(root, "--wait")
+            # N.B. trace reads the pid's probes once, at start: not before the
+            # library is mapped ("Failed to enable USDT probe", seen under
+            # make asan).
+            bpf.wait_for_library(target, lib=library)
             # trace is a Python script: -u so that its lines reach us as printed,
             # without the sanitizer runtimes make asan preloads (bcc is not what
             # is under test).  trace copies a string argument as a fixed -Z bytes
