@@ -84,6 +84,11 @@ def __getattr__(name: str) -> object:
     raise AttributeError("module 'pyusdt' has no attribute %r" % name)
 
 
+def __dir__() -> "list[str]":
+    """The module's names, the lazy ones (__getattr__) included."""
+    return sorted(set(globals()) | {"Status", "__version__"})
+
+
 def library_path() -> str:
     """The absolute path of the loaded libpyusdt.so, for bpftrace probes
     such as ``usdt:PATH:pyusdt:PY_START``."""

@@ -30,7 +30,9 @@ def _m_module() -> "str | None":
     -m module, sys.argv[0] is "-m" and the module's name is the word of
     sys.orig_argv just before the arguments (or that word's end, as in
     "-mpyusdt.trace")."""
-    argv, orig = sys.argv, sys.orig_argv
+    # N.B. getattr: Python < 3.10 has no orig_argv, and must get as far as
+    # load()'s "needs CPython 3.12 or newer".
+    argv, orig = sys.argv, getattr(sys, "orig_argv", [])
     if not argv or argv[0] != "-m" or len(orig) < len(argv) + 1:
         return None
     name = orig[len(orig) - len(argv)]
