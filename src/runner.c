@@ -73,11 +73,16 @@ debit_depth(PyThreadState *tstate, struct depth d)
  * frame's f_back is None, traceback.print_stack() and inspect.stack() list
  * its frames only, and a warning's stacklevel past them names "sys".  The
  * thread's frame chain is cut below the program and joined again after.
- * N.B. on builds with the GIL only, of the versions this was written for:
- * the free-threaded GC walks each thread's chain for deferred references,
- * which the frames cut off would lose.  (PyThreadState's own fields,
- * cpython/pystate.h: 3.12 keeps the frame in its _PyCFrame.) */
-#if !defined(Py_GIL_DISABLED) && PY_VERSION_HEX < 0x030F0000
+ * N.B. on release builds with the GIL only, of the versions this was
+ * written for: the free-threaded GC walks each thread's chain for deferred
+ * references, which the frames cut off would lose; and sys.monitoring
+ * re-instruments the code of the frames it can see, so a launcher frame
+ * cut off while the events change resumes with instrumentation of an
+ * older version: harmless in a release build (its events go to no tool or
+ * to pyusdt, which hides its own code), an assertion in a debug build.
+ * (PyThreadState's own fields, cpython/pystate.h: 3.12 keeps the frame in
+ * its _PyCFrame.) */
+#if !defined(Py_GIL_DISABLED) && !defined(Py_DEBUG) && PY_VERSION_HEX < 0x030F0000
 #  define PYUSDT_HIDE_FRAMES 1
 #else
 #  define PYUSDT_HIDE_FRAMES 0
