@@ -316,19 +316,27 @@ grow_stack(struct table *t)
 
 /* ---- counting ---------------------------------------------------------- */
 
-/* Adds to entry E as a sequence-count writer: the reporter never sees
- * half of an update. */
-static inline void
-add(struct entry *e, uint64_t calls, uint64_t inclusive, uint64_t exclusive,
-    uint64_t completed)
+/* Entry E's counters are updated between begin_update() and end_update(),
+ * as a sequence-count writer: the reporter never sees half of an update.
+ * Only the counters that change are written (bump). */
+static inline uint64_t
+begin_update(struct entry *e)
 {
-    const uint64_t delta[NCOUNTS] = {calls, inclusive, exclusive, completed};
     uint64_t seq = e->seq;
     __atomic_store_n(&e->seq, seq + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    for (int i = 0; i < NCOUNTS; i++) {
-        __atomic_store_n(&e->count[i], e->count[i] + delta[i], __ATOMIC_RELAXED);
-    }
+    return seq;
+}
+
+static inline void
+bump(struct entry *e, int counter, uint64_t n)
+{
+    __atomic_store_n(&e->count[counter], e->count[counter] + n, __ATOMIC_RELAXED);
+}
+
+static inline void
+end_update(struct entry *e, uint64_t seq)
+{
     __atomic_store_n(&e->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
@@ -341,7 +349,10 @@ push(struct table *t, uint32_t index, uint64_t calls)
         return;
     }
     if (calls) {
-        add(&t->entries[index], calls, 0, 0, 0);
+        struct entry *e = &t->entries[index];
+        uint64_t seq = begin_update(e);
+        bump(e, CALLS, calls);
+        end_update(e, seq);
     }
     struct frame *f = &t->stack[t->depth++];
     f->index = index;
@@ -379,7 +390,14 @@ pop(struct table *t, uint32_t index, int ends)
         uint64_t elapsed = now - f->start;
         uint64_t own = elapsed > f->children ? elapsed - f->children : 0;
         int done = f->index == index;
-        add(&t->entries[f->index], 0, elapsed, own, (uint64_t)(done && ends));
+        struct entry *e = &t->entries[f->index];
+        uint64_t seq = begin_update(e);
+        bump(e, INCLUSIVE, elapsed);
+        bump(e, EXCLUSIVE, own);
+        if (done && ends) {
+            bump(e, COMPLETED, 1);
+        }
+        end_update(e, seq);
         if (t->depth > 0) {
             t->stack[t->depth - 1].children += elapsed;
         }
