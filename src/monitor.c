@@ -15,14 +15,10 @@
  * (pyusdt_sync's lock); the fields read elsewhere (enabled, tool_id) are
  * written and read atomically, for free-threaded builds. */
 static struct {
-    /* sys.monitoring functions, owned; looked up once at init so that
-     * enabling never imports anything. */
-    PyObject *use_tool_id;
-    PyObject *free_tool_id;
-    PyObject *get_tool;
-    PyObject *register_callback;
-    PyObject *set_events;
-    PyObject *set_local_events;
+    /* sys.monitoring functions (enum pyusdt_monitoring_fn), owned; looked
+     * up once at init so that enabling never imports anything, nor calls
+     * what the program put in their place since. */
+    PyObject *fns[PYUSDT_NMONITORING_FNS];
     PyObject *disable;            /* owned: sys.monitoring.DISABLE */
     PyObject *callbacks[PYUSDT_NPROBES];   /* owned callback objects */
     /* Each monitoring probe's event bit in the running interpreter, 0 when
@@ -422,18 +418,20 @@ pyusdt_monitor_init(void)
     if (monitoring == NULL) {
         goto error;
     }
-#define FETCH(field)                                                        \
-    mon.field = PyObject_GetAttrString(monitoring, #field);                 \
-    if (mon.field == NULL) {                                                \
-        goto error;                                                         \
+    static const char *const fn_names[PYUSDT_NMONITORING_FNS] = {
+        [PYUSDT_USE_TOOL_ID] = "use_tool_id",
+        [PYUSDT_FREE_TOOL_ID] = "free_tool_id",
+        [PYUSDT_GET_TOOL] = "get_tool",
+        [PYUSDT_REGISTER_CALLBACK] = "register_callback",
+        [PYUSDT_SET_EVENTS] = "set_events",
+        [PYUSDT_SET_LOCAL_EVENTS] = "set_local_events",
+    };
+    for (int i = 0; i < PYUSDT_NMONITORING_FNS; i++) {
+        mon.fns[i] = PyObject_GetAttrString(monitoring, fn_names[i]);
+        if (mon.fns[i] == NULL) {
+            goto error;
+        }
     }
-    FETCH(use_tool_id)
-    FETCH(free_tool_id)
-    FETCH(get_tool)
-    FETCH(register_callback)
-    FETCH(set_events)
-    FETCH(set_local_events)
-#undef FETCH
     mon.disable = PyObject_GetAttrString(monitoring, "DISABLE");
     if (mon.disable == NULL || read_events(monitoring) < 0) {
         goto error;
@@ -456,17 +454,17 @@ error:
     return -1;
 }
 
-/* Calls sys.monitoring function FUNC with ARGS (a Py_BuildValue format
- * in VA).  1 when it returned None, 0 for another result, -1 with an
- * exception set. */
-static int
-call_monitoring_va(PyObject *func, const char *format, va_list va)
+int
+pyusdt_monitoring_call(enum pyusdt_monitoring_fn fn, const char *format, ...)
 {
+    va_list va;
+    va_start(va, format);
     PyObject *args = Py_VaBuildValue(format, va);   /* owned */
+    va_end(va);
     if (args == NULL) {
         return -1;
     }
-    PyObject *result = PyObject_CallObject(func, args);   /* owned */
+    PyObject *result = PyObject_CallObject(mon.fns[fn], args);   /* owned */
     Py_DECREF(args);
     if (result == NULL) {
         return -1;
@@ -474,35 +472,6 @@ call_monitoring_va(PyObject *func, const char *format, va_list va)
     int is_none = result == Py_None;
     Py_DECREF(result);
     return is_none;
-}
-
-/* call_monitoring_va(FUNC, FORMAT, ...) as 0, or -1 with an exception
- * set. */
-static int
-call_monitoring(PyObject *func, const char *format, ...)
-{
-    va_list va;
-    va_start(va, format);
-    int rc = call_monitoring_va(func, format, va);
-    va_end(va);
-    return rc < 0 ? -1 : 0;
-}
-
-int
-pyusdt_monitoring_call(enum pyusdt_monitoring_fn fn, const char *format, ...)
-{
-    PyObject *const funcs[] = {
-        [PYUSDT_USE_TOOL_ID] = mon.use_tool_id,
-        [PYUSDT_FREE_TOOL_ID] = mon.free_tool_id,
-        [PYUSDT_GET_TOOL] = mon.get_tool,
-        [PYUSDT_REGISTER_CALLBACK] = mon.register_callback,
-        [PYUSDT_SET_EVENTS] = mon.set_events,
-    };
-    va_list va;
-    va_start(va, format);
-    int rc = call_monitoring_va(funcs[fn], format, va);
-    va_end(va);
-    return rc;
 }
 
 PyObject *
@@ -517,19 +486,16 @@ acquire_tool_id(void)
 {
     static const int candidates[] = PYUSDT_TOOL_IDS;
     for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-        PyObject *owner = PyObject_CallFunction(mon.get_tool, "i",
-                                                candidates[i]);   /* owned */
-        if (owner == NULL) {
+        int is_free = pyusdt_monitoring_call(PYUSDT_GET_TOOL, "(i)", candidates[i]);
+        if (is_free < 0) {
             pyusdt_report_failure("sys.monitoring.get_tool");
             continue;
         }
-        int is_free = (owner == Py_None);
-        Py_DECREF(owner);
         if (!is_free) {
             continue;
         }
-        if (call_monitoring(mon.use_tool_id, "(is)", candidates[i],
-                            PYUSDT_TOOL_NAME) < 0) {
+        if (pyusdt_monitoring_call(PYUSDT_USE_TOOL_ID, "(is)", candidates[i],
+                                   PYUSDT_TOOL_NAME) < 0) {
             /* Taken between the two calls: try the next one. */
             PyErr_Clear();
             continue;
@@ -550,8 +516,8 @@ acquire_tool_id(void)
 static int
 set_callback(int probe, PyObject *callback)
 {
-    return call_monitoring(mon.register_callback, "(iIO)", mon.tool_id,
-                           mon.events[probe], callback);
+    return pyusdt_monitoring_call(PYUSDT_REGISTER_CALLBACK, "(iIO)", mon.tool_id,
+                                  mon.events[probe], callback);
 }
 
 /* The import probes' events: PY_START and PY_RETURN local to importlib's
@@ -574,8 +540,8 @@ apply_local(pyusdt_probeset local)
     if (local == 0) {
         pyusdt_imports_watch(0);
     }
-    if (call_monitoring(mon.set_local_events, "(iOI)", mon.tool_id, code,
-                        events_of(local)) < 0) {
+    if (pyusdt_monitoring_call(PYUSDT_SET_LOCAL_EVENTS, "(iOI)", mon.tool_id, code,
+                               events_of(local)) < 0) {
         return -1;
     }
     mon.local = local;
@@ -609,8 +575,8 @@ pyusdt_monitor_apply(pyusdt_probeset want)
             mon.registered |= 1u << i;
         }
     }
-    if (call_monitoring(mon.set_events, "(iI)", mon.tool_id,
-                        events_of(want)) < 0) {
+    if (pyusdt_monitoring_call(PYUSDT_SET_EVENTS, "(iI)", mon.tool_id,
+                               events_of(want)) < 0) {
         goto error;
     }
     __atomic_store_n(&mon.enabled, want, __ATOMIC_RELAXED);
@@ -626,7 +592,7 @@ pyusdt_monitor_apply(pyusdt_probeset want)
         }
     }
     if (want == 0 && local == 0) {
-        if (call_monitoring(mon.free_tool_id, "(i)", mon.tool_id) < 0) {
+        if (pyusdt_monitoring_call(PYUSDT_FREE_TOOL_ID, "(i)", mon.tool_id) < 0) {
             goto error;
         }
         __atomic_store_n(&mon.tool_id, -1, __ATOMIC_RELAXED);

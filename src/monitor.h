@@ -55,6 +55,8 @@ enum pyusdt_monitoring_fn {
     PYUSDT_GET_TOOL,
     PYUSDT_REGISTER_CALLBACK,
     PYUSDT_SET_EVENTS,
+    PYUSDT_SET_LOCAL_EVENTS,
+    PYUSDT_NMONITORING_FNS
 };
 
 /* Calls FN with the arguments FORMAT (Py_BuildValue) builds.  N.B. the
