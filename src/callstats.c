@@ -14,15 +14,15 @@
 #include "monitor.h"
 #include "render.h"
 
-/* One code object's figures in one thread.  The owning thread writes the
- * counters (atomically, under SEQ); the reporting thread reads them and
- * keeps the LAST_ fields, what it reported so far. */
 /* What is counted per function and thread: calls (starts), inclusive and
  * exclusive time, and the calls that have ended (returned or unwound):
  * a call still running has started but added no time yet, so averages
  * divide by COMPLETED, not CALLS. */
 enum { CALLS, INCLUSIVE, EXCLUSIVE, COMPLETED, NCOUNTS };
 
+/* One code object's figures in one thread.  The owning thread writes the
+ * counters (atomically, under SEQ); the reporting thread reads them and
+ * keeps in REPORTED what it reported so far. */
 struct entry {
     uint64_t seq;   /* odd while the owner updates */
     uint64_t count[NCOUNTS];
@@ -53,7 +53,8 @@ struct table {
 };
 
 /* The events counted, with their sys.monitoring names and the probes of
- * the same events (whose bits monitor.c read at init). */
+ * the same events (monitor.c read their bits at init:
+ * pyusdt_monitor_event). */
 enum { EV_START, EV_RESUME, EV_THROW, EV_RETURN, EV_YIELD, EV_UNWIND, NEV };
 static const char *const event_names[NEV] = {
     "PY_START", "PY_RESUME", "PY_THROW", "PY_RETURN", "PY_YIELD", "PY_UNWIND",
@@ -90,7 +91,6 @@ static struct {
     Py_ssize_t extra_index;
     pthread_key_t key;          /* the thread's table, for its exit */
     PyObject *callbacks[NEV];   /* owned */
-    unsigned int events[NEV];
 } cs = {.lock = PYUSDT_MUTEX_INIT, .tool_id = -1, .extra_index = -1};
 
 /* The thread's own table.  N.B. initial-exec: a plain load, not a call to
@@ -581,7 +581,7 @@ pyusdt_callstats_counting(void)
 /* ---- enabling ---------------------------------------------------------- */
 
 /* What counting needs once per process: a co_extra slot, the thread-exit
- * key, the event bits and the callbacks.  0, or -1 with an
+ * key and the callbacks.  0, or -1 with an
  * exception set. */
 static int
 prepare(void)
@@ -590,7 +590,6 @@ prepare(void)
         return 0;
     }
     for (int i = 0; i < NEV; i++) {
-        cs.events[i] = pyusdt_monitor_event(event_probes[i]);
         if (cs.callbacks[i] == NULL) {
             cs.callbacks[i] = pyusdt_monitor_callback_new(event_names[i],
                                                           event_funcs[i]);
@@ -625,7 +624,7 @@ take_tool_id(void)
             return -1;
         }
         if (is_free && pyusdt_monitoring_call(PYUSDT_USE_TOOL_ID, "(is)", id,
-                                       "pyusdt CALL_STATS") >= 0) {
+                                              "pyusdt CALL_STATS") >= 0) {
             cs.tool_id = id;
             return 0;
         }
@@ -647,7 +646,7 @@ release_tool_id(void)
     }
     for (int i = 0; i < NEV; i++) {
         if (pyusdt_monitoring_call(PYUSDT_REGISTER_CALLBACK, "(iIO)", cs.tool_id,
-                            cs.events[i], Py_None) < 0) {
+                                   pyusdt_monitor_event(event_probes[i]), Py_None) < 0) {
             pyusdt_report_failure("CALL_STATS: sys.monitoring.register_callback");
         }
     }
@@ -665,11 +664,12 @@ start(void)
     }
     unsigned int all = 0;
     for (int i = 0; i < NEV; i++) {
+        unsigned int event = pyusdt_monitor_event(event_probes[i]);
         if (pyusdt_monitoring_call(PYUSDT_REGISTER_CALLBACK, "(iIO)", cs.tool_id,
-                            cs.events[i], cs.callbacks[i]) < 0) {
+                                   event, cs.callbacks[i]) < 0) {
             goto error;
         }
-        all |= cs.events[i];
+        all |= event;
     }
     pyusdt_mutex_lock(&cs.lock);
     cs.last_generation = cs.last_generation + 1 ? cs.last_generation + 1 : 1;
