@@ -94,16 +94,26 @@ struct bottom {
     struct _PyInterpreterFrame *below;   /* the frames cut off, or NULL */
 };
 
+#if PYUSDT_HIDE_FRAMES
+/* Where the thread state keeps its current frame. */
+static struct _PyInterpreterFrame **
+frame_slot(PyThreadState *tstate)
+{
+#  if PY_VERSION_HEX >= 0x030D0000
+    return &tstate->current_frame;
+#  else
+    return &tstate->cframe->current_frame;
+#  endif
+}
+#endif
+
 static struct bottom
 enter_bottom(PyThreadState *tstate)
 {
     struct bottom b = {credit_depth(tstate), NULL};
-#if PYUSDT_HIDE_FRAMES && PY_VERSION_HEX >= 0x030D0000
-    b.below = tstate->current_frame;
-    tstate->current_frame = NULL;
-#elif PYUSDT_HIDE_FRAMES
-    b.below = tstate->cframe->current_frame;
-    tstate->cframe->current_frame = NULL;
+#if PYUSDT_HIDE_FRAMES
+    b.below = *frame_slot(tstate);
+    *frame_slot(tstate) = NULL;
 #endif
     return b;
 }
@@ -111,10 +121,8 @@ enter_bottom(PyThreadState *tstate)
 static void
 leave_bottom(PyThreadState *tstate, struct bottom b)
 {
-#if PYUSDT_HIDE_FRAMES && PY_VERSION_HEX >= 0x030D0000
-    tstate->current_frame = b.below;
-#elif PYUSDT_HIDE_FRAMES
-    tstate->cframe->current_frame = b.below;
+#if PYUSDT_HIDE_FRAMES
+    *frame_slot(tstate) = b.below;
 #endif
     debit_depth(tstate, b.depth);
 }
