@@ -171,8 +171,9 @@ def trace(options: argparse.Namespace, command: list[str]) -> int:
     check_options(tool, options)
     timeline.check_options(tool.report, options)
     python = None
-    if command and not options.output and not options.raw and report.writes_a_file(
-            tool.report):
+    writer = report.renderer_class(tool.report)
+    if (command and not options.output and not options.raw
+            and writer is not None and writer.WRITES_A_FILE):
         raise TraceError("%s writes a file: give -o FILE with a command, whose own "
                          "output would be mixed into it on stdout (with -p PID, stdout "
                          "holds only the file)" % tool.name, USAGE_ERROR)

@@ -493,16 +493,14 @@ def syscall_name(number: int) -> str:
     return syscall_table().get(number, "syscall %d" % number)
 
 
-def writes_a_file(report_name: str | None) -> bool:
-    """Whether the renderer REPORT_NAME (a tool header's "Report:") writes a
-    file for other programs (Renderer.WRITES_A_FILE)."""
-    cls = getattr(sys.modules[__name__], report_name, None) if report_name else None
-    return bool(getattr(cls, "WRITES_A_FILE", False))
+def renderer_class(report_name: str | None) -> type[Renderer] | None:
+    """The renderer a tool header names ("Report:"), or None for a tool
+    without one (its output is copied as bpftrace prints it)."""
+    return getattr(sys.modules[__name__], report_name) if report_name else None
 
 
 def renderer(tool: str, options: argparse.Namespace, out: IO[str]) -> Renderer | None:
-    """The renderer of TOOL, the class its header names ("Report:"), or None
-    for a tool without one (its output is copied as bpftrace prints it)."""
+    """The renderer of TOOL, made for OPTIONS and OUT, or None."""
     from pyusdt_tracer.tools import find_tool   # N.B. tools imports this module
-    name = find_tool(tool).report
-    return getattr(sys.modules[__name__], name)(options, out) if name else None
+    cls = renderer_class(find_tool(tool).report)
+    return cls(options, out) if cls else None
