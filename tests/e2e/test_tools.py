@@ -121,16 +121,18 @@ class PycallsTest(ToolTest):
         self.assertEqual(ticks, 30, run.describe())
 
     def test_average_is_over_the_calls_that_ended(self) -> None:
-        # Three naps of 0.6 s, traced for 1.5 s: the last is still running
-        # when tracing stops, counted in CALLS but with no time yet.  Each
-        # nap that ended took at least 0.6 s, so must their average.
-        run = toolrun.run_tool("pycalls", [CALLS, "0.6"], [*self.options, "--duration",
-                                                            "1.5"])
+        # Three naps of 0.2 s end; a fourth is still running in a daemon
+        # thread when the program exits: counted in CALLS, with no time
+        # yet.  Each nap that ended took at least 0.2 s, so must their
+        # average.
+        run = toolrun.run_tool("pycalls", [support.target("tool_inflight.py"), "0.2"],
+                               self.options)
         self.assertRan(run)
         nap = self.table(run).row(FUNCTION="nap")
-        self.assertGreaterEqual(float(nap["AVG us"]), 600000, run.describe())
+        self.assertEqual(int(nap["CALLS"]), 4, run.describe())
+        self.assertGreaterEqual(float(nap["AVG us"]), 200000, run.describe())
         ended = round(float(nap["TOTAL ms"]) * 1000 / float(nap["AVG us"]))
-        self.assertLess(ended, int(nap["CALLS"]), run.describe())
+        self.assertEqual(ended, 3, run.describe())
 
 
 class PycallsEventsTest(PycallsTest):
